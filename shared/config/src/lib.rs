@@ -1,0 +1,182 @@
+//! Typed, layered configuration, read in one place.
+//!
+//! Layers, later ones winning: the type's `Default`, an optional TOML file, then environment
+//! variables prefixed `GIGMESH__` with `__` separating nested keys
+//! (`GIGMESH__AUTH__DATABASE__URL=postgres://…` sets `auth.database.url`). The result is
+//! validated as a whole, and every problem is reported at once, before any port is bound.
+//! Secrets are wrapped in [`Secret`] so they never reach a log line.
+
+mod secret;
+mod sections;
+
+use std::fmt;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use secret::Secret;
+pub use sections::{BusConfig, BusKind, DatabaseConfig, LogFormat, TelemetryConfig};
+
+/// Prefix of the environment variables that configure gigmesh.
+pub const ENV_PREFIX: &str = "GIGMESH__";
+
+/// A configuration that can check itself as a whole.
+pub trait Validate {
+    /// Records every problem in `problems`; `path` is the dotted key of `self`.
+    fn validate(&self, path: &str, problems: &mut Problems);
+}
+
+/// Problems found while validating, each tied to a dotted key.
+#[derive(Debug, Default)]
+pub struct Problems {
+    problems: Vec<(String, String)>,
+}
+
+impl Problems {
+    /// Records that `key` (relative to `path`) is wrong because of `reason`.
+    pub fn add(&mut self, path: &str, key: &str, reason: impl Into<String>) {
+        let full_key = if path.is_empty() {
+            key.to_owned()
+        } else if key.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}.{key}")
+        };
+        self.problems.push((full_key, reason.into()));
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer could not be read or a value has the wrong type.
+    #[error("cannot read the configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// The values were read but do not make sense together.
+    #[error("the configuration is invalid:\n{0}")]
+    Invalid(InvalidConfig),
+}
+
+/// The list of validation problems, printed one per line.
+#[derive(Debug)]
+pub struct InvalidConfig(Vec<(String, String)>);
+
+impl fmt::Display for InvalidConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (key, reason) in &self.0 {
+            let env_name = format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase());
+            writeln!(formatter, "  - {key} ({env_name}): {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads `T` from its defaults, the optional TOML `file` and the `GIGMESH__` environment,
+/// then validates it.
+pub fn load<T>(file: Option<&Path>) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default + Validate,
+{
+    load_from(figment_for::<T>(file))
+}
+
+/// The layered sources for `T`, for callers that add layers of their own (such as command
+/// line flags) before extracting.
+pub fn figment_for<T: Serialize + Default>(file: Option<&Path>) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment.merge(Env::prefixed(ENV_PREFIX).split("__"))
+}
+
+/// Extracts and validates `T` from prepared sources.
+pub fn load_from<T: DeserializeOwned + Validate>(figment: Figment) -> Result<T, ConfigError> {
+    let config: T = figment.extract().map_err(Box::new)?;
+    let mut problems = Problems::default();
+    config.validate("", &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(InvalidConfig(problems.problems)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    struct Example {
+        database: DatabaseConfig,
+        token: Secret<String>,
+    }
+
+    impl Validate for Example {
+        fn validate(&self, path: &str, problems: &mut Problems) {
+            self.database.validate(&join(path, "database"), problems);
+        }
+    }
+
+    fn join(path: &str, key: &str) -> String {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gigmesh.toml",
+                "[database]\nurl = \"sqlite://from-file.db\"\nmax_connections = 3\n",
+            )?;
+            jail.set_env("GIGMESH__DATABASE__URL", "postgres://postgres@127.0.0.1/x");
+            jail.set_env("GIGMESH__TOKEN", "s3cret");
+            let config: Example = load(Some(Path::new("gigmesh.toml"))).expect("loads");
+            assert_eq!(config.database.url, "postgres://postgres@127.0.0.1/x");
+            assert_eq!(config.database.max_connections, 3);
+            assert_eq!(config.token.expose(), "s3cret");
+            assert!(!format!("{config:?}").contains("s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_are_reported_with_their_env_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GIGMESH__DATABASE__URL", "mysql://nope");
+            jail.set_env("GIGMESH__DATABASE__MAX_CONNECTIONS", "0");
+            let error = load::<Example>(None).expect_err("invalid");
+            let message = error.to_string();
+            assert!(
+                message.contains("database.url (GIGMESH__DATABASE__URL)"),
+                "{message}"
+            );
+            assert!(message.contains("database.max_connections"), "{message}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn wrong_types_are_load_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GIGMESH__DATABASE__MAX_CONNECTIONS", "many");
+            let error = load::<Example>(None).expect_err("wrong type");
+            assert!(matches!(error, ConfigError::Load(_)));
+            Ok(())
+        });
+    }
+}
