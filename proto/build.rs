@@ -4,19 +4,24 @@
 
 use std::path::{Path, PathBuf};
 
-use prost::Message;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut proto_files = Vec::new();
     collect_proto_files(&proto_root.join("gigmesh"), &mut proto_files)?;
     proto_files.sort();
 
-    let file_descriptor_set = protox::compile(&proto_files, [proto_root])?;
+    let mut compiler = protox::Compiler::new([proto_root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&proto_files)?;
+    let file_descriptor_set = compiler.file_descriptor_set();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Encoded by protox itself: `prost_types` would drop the custom method options
+    // (`gigmesh.api.v1.access`, `rate_limited`) that the gateway reads.
     std::fs::write(
         out_dir.join("gigmesh_descriptor.bin"),
-        file_descriptor_set.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
 
     tonic_prost_build::configure()

@@ -27,7 +27,10 @@ pub mod gigmesh {
     }
 }
 
-pub use gigmesh::{api, auth, events, users};
+pub use gigmesh::api::v1 as api;
+pub use gigmesh::auth::v1 as auth;
+pub use gigmesh::events::v1 as events;
+pub use gigmesh::users::v1 as users;
 
 /// The encoded `FileDescriptorSet` of every gigmesh proto file (with imports), for server
 /// reflection and for reading method options such as the access policy.

@@ -52,6 +52,15 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// `Ok(())` when nothing was recorded, else every problem at once.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(InvalidConfig(self.problems)))
+        }
+    }
 }
 
 /// Why the configuration could not be loaded.
@@ -103,11 +112,8 @@ pub fn load_from<T: DeserializeOwned + Validate>(figment: Figment) -> Result<T, 
     let config: T = figment.extract().map_err(Box::new)?;
     let mut problems = Problems::default();
     config.validate("", &mut problems);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError::Invalid(InvalidConfig(problems.problems)))
-    }
+    problems.finish()?;
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -1,0 +1,247 @@
+//! The auth service's settings: token lifetimes, password hashing cost and log-in throttling.
+
+use std::time::Duration;
+
+use gigmesh_config::{Problems, Validate};
+use serde::{Deserialize, Serialize};
+
+/// Settings of the auth service. Every field has a production default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Lifetime of access tokens, seconds (default 900 = 15 minutes).
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of each refresh token, seconds (default 2 592 000 = 30 days). Every refresh
+    /// issues a new one, so a session lives as long as it is used at least this often.
+    pub refresh_token_ttl_secs: u64,
+    /// Lifetime of email-verification tokens, seconds (default 86 400 = 24 hours).
+    pub email_verification_ttl_secs: u64,
+    /// Lifetime of password-reset tokens, seconds (default 3 600 = 1 hour).
+    pub password_reset_ttl_secs: u64,
+    /// Cost of password hashing.
+    pub argon2: Argon2Config,
+    /// Throttling of failed log-ins.
+    pub throttle: ThrottleConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 60 * 60,
+            email_verification_ttl_secs: 24 * 60 * 60,
+            password_reset_ttl_secs: 60 * 60,
+            argon2: Argon2Config::default(),
+            throttle: ThrottleConfig::default(),
+        }
+    }
+}
+
+/// Argon2id cost parameters. The defaults are OWASP's recommendation for argon2id
+/// (m = 19 MiB, t = 2, p = 1). Stored hashes carry their own parameters, so raising them
+/// only affects new hashes; accounts are re-hashed at their next successful log-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory per hash, KiB (default 19 456).
+    pub memory_kib: u32,
+    /// Passes over the memory (default 2).
+    pub iterations: u32,
+    /// Lanes (default 1).
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// How many failed log-ins are allowed per window before further attempts are refused with
+/// `RESOURCE_EXHAUSTED` until the window ends. Counters live in the database, so replicas
+/// share them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Length of the counting window, seconds (default 900 = 15 minutes).
+    pub window_secs: u64,
+    /// Failed log-ins allowed per account (or unknown log-in name) per window (default 5).
+    /// A successful log-in resets the account's count.
+    pub max_failures_per_account: u32,
+    /// Failed log-ins allowed per client address per window (default 20).
+    pub max_failures_per_address: u32,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 15 * 60,
+            max_failures_per_account: 5,
+            max_failures_per_address: 20,
+        }
+    }
+}
+
+const MAX_TTL_SECS: u64 = 365 * 24 * 60 * 60;
+
+impl Config {
+    /// Every problem of the configuration as `(key, reason)`.
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(60..=24 * 60 * 60).contains(&self.access_token_ttl_secs) {
+            problems.push((
+                "access_token_ttl_secs",
+                "must be between 60 and 86400 seconds".to_owned(),
+            ));
+        }
+        if self.refresh_token_ttl_secs <= self.access_token_ttl_secs
+            || self.refresh_token_ttl_secs > MAX_TTL_SECS
+        {
+            problems.push((
+                "refresh_token_ttl_secs",
+                format!("must be longer than access_token_ttl_secs and at most {MAX_TTL_SECS}"),
+            ));
+        }
+        for (key, value) in [
+            (
+                "email_verification_ttl_secs",
+                self.email_verification_ttl_secs,
+            ),
+            ("password_reset_ttl_secs", self.password_reset_ttl_secs),
+        ] {
+            if !(1..=MAX_TTL_SECS).contains(&value) {
+                problems.push((key, format!("must be between 1 and {MAX_TTL_SECS} seconds")));
+            }
+        }
+        if !(1..=16).contains(&self.argon2.parallelism) {
+            problems.push(("argon2.parallelism", "must be between 1 and 16".to_owned()));
+        }
+        if !(1..=100).contains(&self.argon2.iterations) {
+            problems.push(("argon2.iterations", "must be between 1 and 100".to_owned()));
+        }
+        let min_memory = 8 * self.argon2.parallelism.max(1);
+        if self.argon2.memory_kib < min_memory || self.argon2.memory_kib > 4 * 1024 * 1024 {
+            problems.push((
+                "argon2.memory_kib",
+                format!("must be between {min_memory} (8 per lane) and 4194304 KiB"),
+            ));
+        }
+        if !(1..=MAX_TTL_SECS).contains(&self.throttle.window_secs) {
+            problems.push((
+                "throttle.window_secs",
+                format!("must be between 1 and {MAX_TTL_SECS} seconds"),
+            ));
+        }
+        if self.throttle.max_failures_per_account == 0 {
+            problems.push((
+                "throttle.max_failures_per_account",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        if self.throttle.max_failures_per_address == 0 {
+            problems.push((
+                "throttle.max_failures_per_address",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        problems
+    }
+
+    /// Checks the configuration as a whole; the error lists every problem. (The same checks
+    /// run through [`Validate`] when the configuration is loaded.)
+    pub fn ensure_valid(&self) -> anyhow::Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|(key, reason)| format!("{key}: {reason}"))
+            .collect();
+        anyhow::bail!("invalid auth configuration: {}", listed.join("; "))
+    }
+
+    /// Lifetime of access tokens.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// Lifetime of refresh tokens.
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+
+    /// Lifetime of email-verification tokens.
+    pub fn email_verification_ttl(&self) -> Duration {
+        Duration::from_secs(self.email_verification_ttl_secs)
+    }
+
+    /// Lifetime of password-reset tokens.
+    pub fn password_reset_ttl(&self) -> Duration {
+        Duration::from_secs(self.password_reset_ttl_secs)
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        for (key, reason) in self.problems() {
+            problems.add(path, key, reason);
+        }
+    }
+}
+
+/// Milliseconds of a duration, for arithmetic on stored unix-millis timestamps.
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_follow_owasp() {
+        let config = Config::default();
+        config.ensure_valid().unwrap();
+        assert_eq!(config.argon2.memory_kib, 19_456);
+        assert_eq!(config.argon2.iterations, 2);
+        assert_eq!(config.argon2.parallelism, 1);
+        assert_eq!(config.access_token_ttl(), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let config = Config {
+            access_token_ttl_secs: 0,
+            password_reset_ttl_secs: 0,
+            argon2: Argon2Config {
+                memory_kib: 1,
+                iterations: 0,
+                parallelism: 0,
+            },
+            throttle: ThrottleConfig {
+                window_secs: 0,
+                max_failures_per_account: 0,
+                max_failures_per_address: 0,
+            },
+            ..Config::default()
+        };
+        let message = config.ensure_valid().unwrap_err().to_string();
+        for key in [
+            "access_token_ttl_secs",
+            "password_reset_ttl_secs",
+            "argon2.memory_kib",
+            "argon2.iterations",
+            "argon2.parallelism",
+            "throttle.window_secs",
+            "throttle.max_failures_per_account",
+            "throttle.max_failures_per_address",
+        ] {
+            assert!(message.contains(key), "{key} missing from {message}");
+        }
+    }
+}

@@ -1,0 +1,569 @@
+//! Accounts, credentials and sessions as values, and the rules that decide what a request may
+//! do with them. No IO: the store loads the facts, these functions decide.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use gigmesh_auth::Role;
+use gigmesh_errors::ApiError;
+use gigmesh_types::{SessionId, UserId};
+
+use crate::error::AuthError;
+
+/// Fewest characters of a username.
+pub const USERNAME_MIN_CHARS: usize = 3;
+/// Most characters of a username.
+pub const USERNAME_MAX_CHARS: usize = 30;
+/// Fewest characters of a password.
+pub const PASSWORD_MIN_CHARS: usize = 10;
+/// Most characters of a password.
+pub const PASSWORD_MAX_CHARS: usize = 128;
+/// Most characters of a log-in name (an email address is at most 254).
+pub const LOGIN_MAX_CHARS: usize = 254;
+/// Most characters of a suspension reason.
+pub const SUSPENSION_REASON_MAX_CHARS: usize = 500;
+
+/// Whether `raw` has more than `max` characters, without walking a huge input twice.
+fn longer_than(raw: &str, max: usize) -> bool {
+    // A char is at most 4 bytes: short inputs are decided by their byte length alone.
+    raw.len() > max && (raw.len() > max * 4 || raw.chars().count() > max)
+}
+
+/// A username as chosen at sign-up: 3 to 30 characters, ASCII letters, digits, `_` or `-`,
+/// starting with a letter. Unique regardless of case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    /// Parses a request field.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let candidate = raw.trim();
+        if candidate.is_empty() {
+            return Err(ApiError::invalid(field, "is required"));
+        }
+        if longer_than(candidate, USERNAME_MAX_CHARS)
+            || candidate.chars().count() < USERNAME_MIN_CHARS
+        {
+            return Err(ApiError::invalid(
+                field,
+                format!("must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long"),
+            ));
+        }
+        if !candidate.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(ApiError::invalid(
+                field,
+                "must start with a letter (a-z, A-Z)",
+            ));
+        }
+        if !candidate
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ApiError::invalid(
+                field,
+                "may contain only letters (a-z, A-Z), digits, '_' and '-'",
+            ));
+        }
+        Ok(Self(candidate.to_owned()))
+    }
+
+    /// The username as the owner spelled it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The lower-cased form that uniqueness and log-in compare.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A password in clear text, only on its way to argon2. Never printed.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Parses a password that is about to be set: 10 to 128 characters.
+    pub fn parse_new(field: &str, raw: String) -> Result<Self, ApiError> {
+        if raw.is_empty() {
+            return Err(ApiError::invalid(field, "is required"));
+        }
+        if longer_than(&raw, PASSWORD_MAX_CHARS) || raw.chars().count() < PASSWORD_MIN_CHARS {
+            return Err(ApiError::invalid(
+                field,
+                format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters long"),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    /// Parses a password presented to be checked against a stored hash.
+    pub fn parse_presented(field: &str, raw: String) -> Result<Self, ApiError> {
+        if raw.is_empty() {
+            return Err(ApiError::invalid(field, "is required"));
+        }
+        if longer_than(&raw, PASSWORD_MAX_CHARS) {
+            return Err(ApiError::invalid(
+                field,
+                format!("must be at most {PASSWORD_MAX_CHARS} characters long"),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    /// The clear text, for the hasher.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("Password([redacted])")
+    }
+}
+
+/// What a user typed in the log-in field: an email address (it contains `@`) or a username.
+/// Both are compared lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    /// A lower-cased email address.
+    Email(String),
+    /// A lower-cased username.
+    Username(String),
+}
+
+impl LoginName {
+    /// Parses a request field. Only the length is checked: a name that matches no account is
+    /// answered like a wrong password.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let candidate = raw.trim();
+        if candidate.is_empty() {
+            return Err(ApiError::invalid(field, "is required"));
+        }
+        if longer_than(candidate, LOGIN_MAX_CHARS) {
+            return Err(ApiError::invalid(
+                field,
+                format!("must be at most {LOGIN_MAX_CHARS} characters long"),
+            ));
+        }
+        let lowered = candidate.to_lowercase();
+        if lowered.contains('@') {
+            Ok(Self::Email(lowered))
+        } else {
+            Ok(Self::Username(lowered))
+        }
+    }
+
+    /// The subject under which failures are counted while no account matches the name, so
+    /// that throttling treats unknown and known names alike.
+    pub fn unknown_account_subject(&self) -> String {
+        match self {
+            Self::Email(email) => format!("unknown-email:{email}"),
+            Self::Username(username) => format!("unknown-username:{username}"),
+        }
+    }
+}
+
+/// Whether an account may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    /// The account may log in.
+    Active,
+    /// An admin suspended the account.
+    Suspended,
+}
+
+impl AccountState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl FromStr for AccountState {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            other => Err(format!("unknown account state {other:?}")),
+        }
+    }
+}
+
+/// An account as the store keeps it (without its password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Id of the account, the user id everywhere.
+    pub id: UserId,
+    /// Normalised email address.
+    pub email: String,
+    /// Username as the owner spelled it.
+    pub username: String,
+    /// Whether the email address was verified.
+    pub email_verified: bool,
+    /// Roles held, in [`Role::ALL`] order.
+    pub roles: Vec<Role>,
+    /// Whether the account may be used.
+    pub state: AccountState,
+    /// When it was created, unix millis.
+    pub create_time: i64,
+}
+
+impl Account {
+    /// Whether an admin suspended the account.
+    pub fn is_suspended(&self) -> bool {
+        self.state == AccountState::Suspended
+    }
+}
+
+/// Decides whether an account whose password just checked out may get a session. The order
+/// matters: nothing about the account's state is told before the password is proven.
+pub fn admit_log_in(account: &Account) -> Result<(), AuthError> {
+    if account.is_suspended() {
+        return Err(AuthError::AccountSuspended);
+    }
+    if !account.email_verified {
+        return Err(AuthError::EmailNotVerified);
+    }
+    Ok(())
+}
+
+/// What a single-use mailed token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailedTokenPurpose {
+    /// Proves control of the email address.
+    VerifyEmail,
+    /// Sets a new password.
+    ResetPassword,
+}
+
+impl MailedTokenPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// The owner logged out.
+    LogOut,
+    /// The owner revoked it from the session list.
+    RevokedByOwner,
+    /// A spent refresh token of the session was presented again.
+    RefreshTokenReuse,
+    /// The owner changed the password (other sessions only).
+    PasswordChanged,
+    /// The password was reset with a mailed token.
+    PasswordReset,
+    /// An admin suspended the account.
+    AccountSuspended,
+}
+
+impl RevokeReason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LogOut => "log_out",
+            Self::RevokedByOwner => "revoked_by_owner",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::AccountSuspended => "account_suspended",
+        }
+    }
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Id of the session.
+    pub id: SessionId,
+    /// User agent that created it.
+    pub user_agent: String,
+    /// Client address that created it.
+    pub client_address: String,
+    /// When it was created, unix millis.
+    pub create_time: i64,
+    /// When it was last refreshed, unix millis.
+    pub last_use_time: i64,
+}
+
+/// What the store knows about a presented refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// The session (family) the token belongs to.
+    pub session_id: SessionId,
+    /// The owner of the session.
+    pub account_id: UserId,
+    /// When the token expires, unix millis.
+    pub expire_time: i64,
+    /// When the token was exchanged, if it was.
+    pub spend_time: Option<i64>,
+    /// When the session was revoked, if it was.
+    pub session_revoke_time: Option<i64>,
+    /// State of the owner's account.
+    pub account_state: AccountState,
+}
+
+/// What to do with a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshDecision {
+    /// Spend it and issue a new pair in the same session.
+    Rotate,
+    /// It was spent before: someone replays it, so the whole session is revoked.
+    RevokeFamily,
+    /// Refused with the given error, nothing changes.
+    Refuse(RefreshRefusal),
+}
+
+/// Why a refresh is refused without changing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRefusal {
+    /// The account is suspended.
+    AccountSuspended,
+    /// The session was revoked.
+    SessionEnded,
+    /// The token expired.
+    Expired,
+}
+
+/// Decides what a refresh with `record` does at `now`.
+pub fn decide_refresh(record: &RefreshTokenRecord, now: i64) -> RefreshDecision {
+    if record.account_state == AccountState::Suspended {
+        return RefreshDecision::Refuse(RefreshRefusal::AccountSuspended);
+    }
+    if record.session_revoke_time.is_some() {
+        return RefreshDecision::Refuse(RefreshRefusal::SessionEnded);
+    }
+    if record.spend_time.is_some() {
+        return RefreshDecision::RevokeFamily;
+    }
+    if record.expire_time <= now {
+        return RefreshDecision::Refuse(RefreshRefusal::Expired);
+    }
+    RefreshDecision::Rotate
+}
+
+/// Which failed log-ins a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// Failures against one account (or one unknown log-in name).
+    Account,
+    /// Failures from one client address.
+    Address,
+}
+
+impl ThrottleScope {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Address => "address",
+        }
+    }
+}
+
+/// How many failures a window allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleLimit {
+    /// Failures allowed in one window; the next attempt is refused.
+    pub max_failures: u32,
+    /// Length of the window, millis.
+    pub window_millis: i64,
+}
+
+/// A stored failure counter: failures since `window_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    /// Start of the counting window, unix millis.
+    pub window_start: i64,
+    /// Failures counted in the window.
+    pub failures: i64,
+}
+
+/// Whether another attempt is allowed at `now`; when not, how long until it is.
+pub fn check_throttle(
+    count: Option<FailureCount>,
+    limit: ThrottleLimit,
+    now: i64,
+) -> Result<(), Duration> {
+    let Some(count) = count else {
+        return Ok(());
+    };
+    let window_end = count.window_start.saturating_add(limit.window_millis);
+    if window_end <= now || count.failures < i64::from(limit.max_failures) {
+        return Ok(());
+    }
+    let wait_millis = u64::try_from(window_end - now).unwrap_or(0);
+    Err(Duration::from_millis(wait_millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        for good in ["ada", "Ada_Lovelace-1", "a23", "z".repeat(30).as_str()] {
+            assert!(Username::parse("username", good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "1ada",
+            "_ada",
+            "ada lovelace",
+            "adé",
+            "ada!",
+            &"a".repeat(31),
+            &"a".repeat(10_000),
+        ] {
+            assert!(Username::parse("username", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Username::parse("username", "AdA").unwrap().key(), "ada");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_accepted_usernames_follow_the_rules(raw in "\\PC{0,80}|[A-Za-z0-9_-]{0,40}") {
+            if let Ok(username) = Username::parse("username", &raw) {
+                let name = username.as_str();
+                proptest::prop_assert!((USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&name.len()));
+                proptest::prop_assert!(name.starts_with(|c: char| c.is_ascii_alphabetic()));
+                proptest::prop_assert_eq!(username.key(), name.to_ascii_lowercase());
+            }
+            let _ = LoginName::parse("login", &raw);
+            let _ = Password::parse_new("password", raw.clone());
+            let _ = Password::parse_presented("password", raw);
+        }
+    }
+
+    #[test]
+    fn passwords_have_bounded_length() {
+        assert!(Password::parse_new("password", "x".into()).is_err());
+        assert!(Password::parse_new("password", "".into()).is_err());
+        assert!(Password::parse_new("password", "x".repeat(10)).is_ok());
+        assert!(Password::parse_new("password", "é".repeat(128)).is_ok());
+        assert!(Password::parse_new("password", "x".repeat(129)).is_err());
+        assert!(Password::parse_presented("password", "x".into()).is_ok());
+        assert!(Password::parse_presented("password", "x".repeat(200)).is_err());
+        let printed = format!(
+            "{:?}",
+            Password::parse_new("password", "secret-secret".into())
+        );
+        assert!(!printed.contains("secret-secret"));
+    }
+
+    #[test]
+    fn login_names_are_emails_or_usernames() {
+        assert_eq!(
+            LoginName::parse("login", " Ada@Example.com ").unwrap(),
+            LoginName::Email("ada@example.com".into())
+        );
+        assert_eq!(
+            LoginName::parse("login", "AdaL").unwrap(),
+            LoginName::Username("adal".into())
+        );
+        assert!(LoginName::parse("login", "").is_err());
+        assert!(LoginName::parse("login", &"a".repeat(255)).is_err());
+    }
+
+    fn account(state: AccountState, email_verified: bool) -> Account {
+        Account {
+            id: UserId::new(),
+            email: "ada@example.com".into(),
+            username: "ada".into(),
+            email_verified,
+            roles: vec![Role::Buyer],
+            state,
+            create_time: 0,
+        }
+    }
+
+    #[test]
+    fn log_in_needs_an_active_verified_account() {
+        assert!(admit_log_in(&account(AccountState::Active, true)).is_ok());
+        assert!(matches!(
+            admit_log_in(&account(AccountState::Active, false)),
+            Err(AuthError::EmailNotVerified)
+        ));
+        assert!(matches!(
+            admit_log_in(&account(AccountState::Suspended, false)),
+            Err(AuthError::AccountSuspended)
+        ));
+    }
+
+    fn record() -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            session_id: SessionId::new(),
+            account_id: UserId::new(),
+            expire_time: 1_000,
+            spend_time: None,
+            session_revoke_time: None,
+            account_state: AccountState::Active,
+        }
+    }
+
+    #[test]
+    fn refresh_rotates_fresh_tokens_and_revokes_replayed_ones() {
+        assert_eq!(decide_refresh(&record(), 500), RefreshDecision::Rotate);
+        assert_eq!(
+            decide_refresh(&record(), 1_000),
+            RefreshDecision::Refuse(RefreshRefusal::Expired)
+        );
+        let spent = RefreshTokenRecord {
+            spend_time: Some(400),
+            ..record()
+        };
+        assert_eq!(decide_refresh(&spent, 500), RefreshDecision::RevokeFamily);
+        let revoked = RefreshTokenRecord {
+            spend_time: Some(400),
+            session_revoke_time: Some(450),
+            ..record()
+        };
+        assert_eq!(
+            decide_refresh(&revoked, 500),
+            RefreshDecision::Refuse(RefreshRefusal::SessionEnded)
+        );
+        let suspended = RefreshTokenRecord {
+            account_state: AccountState::Suspended,
+            ..record()
+        };
+        assert_eq!(
+            decide_refresh(&suspended, 500),
+            RefreshDecision::Refuse(RefreshRefusal::AccountSuspended)
+        );
+    }
+
+    #[test]
+    fn throttle_blocks_until_the_window_ends() {
+        let limit = ThrottleLimit {
+            max_failures: 3,
+            window_millis: 1_000,
+        };
+        assert!(check_throttle(None, limit, 0).is_ok());
+        let two = FailureCount {
+            window_start: 100,
+            failures: 2,
+        };
+        assert!(check_throttle(Some(two), limit, 200).is_ok());
+        let three = FailureCount { failures: 3, ..two };
+        assert_eq!(
+            check_throttle(Some(three), limit, 400),
+            Err(Duration::from_millis(700))
+        );
+        assert!(check_throttle(Some(three), limit, 1_100).is_ok());
+    }
+}

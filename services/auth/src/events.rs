@@ -1,0 +1,166 @@
+//! Events the auth service emits on `gigmesh.auth.v1` (written to the outbox in the
+//! transaction of the state change they report) and the handler of the events it consumes
+//! from `gigmesh.users.v1`.
+
+use async_trait::async_trait;
+use gigmesh_auth::Role;
+use gigmesh_db::{DbError, Tx};
+use gigmesh_events::{Envelope, EventHandler, HandlerError};
+use gigmesh_proto::EventMessage;
+use gigmesh_proto::auth::{
+    self as proto, AccountSuspended, AccountUnsuspended, EmailVerificationRequested, EmailVerified,
+    PasswordChanged, PasswordResetRequested, RolesChanged, UserRegistered,
+};
+use gigmesh_proto::users::SellerActivated;
+use gigmesh_types::{UserId, now_millis, timestamp_from_millis};
+use tracing::instrument;
+
+use crate::domain::Account;
+use crate::store;
+
+/// The topic auth produces to; the record key is the account id.
+pub const AUTH_TOPIC: &str = "gigmesh.auth.v1";
+/// The topic of the users service, which auth consumes.
+pub const USERS_TOPIC: &str = "gigmesh.users.v1";
+/// The consumer (group) name of auth's inbox.
+pub const CONSUMER_NAME: &str = "auth.users-events";
+
+/// Writes `event` about `account_id` to the outbox, in `tx`.
+pub(crate) async fn emit<E: EventMessage>(
+    tx: &mut Tx,
+    account_id: UserId,
+    event: &E,
+) -> Result<(), DbError> {
+    gigmesh_events::enqueue(tx, AUTH_TOPIC, &account_id.to_string(), event).await?;
+    Ok(())
+}
+
+fn roles_to_proto(roles: &[Role]) -> Vec<i32> {
+    roles
+        .iter()
+        .map(|role| proto::Role::from(*role) as i32)
+        .collect()
+}
+
+/// An account was created.
+pub(crate) fn user_registered(account: &Account) -> UserRegistered {
+    UserRegistered {
+        user_id: account.id.to_string(),
+        email: account.email.clone(),
+        username: account.username.clone(),
+        create_time: Some(timestamp_from_millis(account.create_time)),
+    }
+}
+
+/// The verification mail, with the token in clear (only the mailer reads it).
+pub(crate) fn email_verification_requested(
+    account: &Account,
+    token: &str,
+    expire_time: i64,
+) -> EmailVerificationRequested {
+    EmailVerificationRequested {
+        user_id: account.id.to_string(),
+        email: account.email.clone(),
+        username: account.username.clone(),
+        token: token.to_owned(),
+        expire_time: Some(timestamp_from_millis(expire_time)),
+    }
+}
+
+/// The address was verified.
+pub(crate) fn email_verified(account: &Account) -> EmailVerified {
+    EmailVerified {
+        user_id: account.id.to_string(),
+        email: account.email.clone(),
+    }
+}
+
+/// The reset mail, with the token in clear (only the mailer reads it).
+pub(crate) fn password_reset_requested(
+    account: &Account,
+    token: &str,
+    expire_time: i64,
+) -> PasswordResetRequested {
+    PasswordResetRequested {
+        user_id: account.id.to_string(),
+        email: account.email.clone(),
+        username: account.username.clone(),
+        token: token.to_owned(),
+        expire_time: Some(timestamp_from_millis(expire_time)),
+    }
+}
+
+/// The password changed (by change or reset).
+pub(crate) fn password_changed(account: &Account) -> PasswordChanged {
+    PasswordChanged {
+        user_id: account.id.to_string(),
+        email: account.email.clone(),
+    }
+}
+
+/// The account now holds `roles`.
+pub(crate) fn roles_changed(account_id: UserId, roles: &[Role]) -> RolesChanged {
+    RolesChanged {
+        user_id: account_id.to_string(),
+        roles: roles_to_proto(roles),
+    }
+}
+
+/// An admin suspended the account.
+pub(crate) fn account_suspended(account_id: UserId, reason: &str) -> AccountSuspended {
+    AccountSuspended {
+        user_id: account_id.to_string(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// An admin lifted the suspension.
+pub(crate) fn account_unsuspended(account_id: UserId) -> AccountUnsuspended {
+    AccountUnsuspended {
+        user_id: account_id.to_string(),
+    }
+}
+
+/// Handles `gigmesh.users.v1`: a user who became a seller gets the seller role, once.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UsersEventHandler;
+
+impl UsersEventHandler {
+    #[instrument(skip_all, fields(user_id = %event.user_id))]
+    async fn grant_seller_role(
+        &self,
+        tx: &mut Tx,
+        event: SellerActivated,
+    ) -> Result<(), HandlerError> {
+        let Ok(account_id) = UserId::parse("user_id", &event.user_id) else {
+            tracing::warn!("seller activated for a malformed user id: ignored");
+            return Ok(());
+        };
+        let Some(found) = store::find_account(tx, account_id).await? else {
+            tracing::warn!("seller activated for an unknown account: ignored");
+            return Ok(());
+        };
+        let newly_granted = store::grant_role(tx, account_id, Role::Seller, now_millis()).await?;
+        if !newly_granted {
+            tracing::debug!("seller role already held");
+            return Ok(());
+        }
+        let mut roles = found.account.roles;
+        roles.push(Role::Seller);
+        roles.sort();
+        roles.dedup();
+        emit(tx, account_id, &roles_changed(account_id, &roles)).await?;
+        tracing::info!("seller role granted");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventHandler for UsersEventHandler {
+    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
+        if let Some(decoded) = gigmesh_events::decode::<SellerActivated>(envelope) {
+            return self.grant_seller_role(tx, decoded?).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! The gigmesh auth service (`gigmesh.auth.v1.AuthService`): it owns accounts and their
+//! credentials, sessions and their rotating refresh tokens, and the Ed25519 keys that sign
+//! access tokens.
+//!
+//! Accounts sign up with an email address, a username and a password (argon2id), verify the
+//! address with a mailed single-use token and log in with either name. A log-in opens a
+//! session: a short-lived access JWT plus an opaque refresh token that is rotated on every
+//! use; presenting a spent refresh token revokes the whole session. Failed log-ins are
+//! throttled per account and per client address with counters in the database. Everything
+//! other services need to know leaves through the outbox on topic `gigmesh.auth.v1`; the
+//! seller role is granted from `SellerActivated` on `gigmesh.users.v1`.
+
+mod api;
+mod app;
+mod config;
+mod credentials;
+mod domain;
+mod error;
+mod events;
+mod store;
+
+pub use app::{App, MIGRATIONS, migrate};
+pub use config::{Argon2Config, Config, ThrottleConfig};
+pub use error::AuthError;
+pub use events::{AUTH_TOPIC, CONSUMER_NAME, USERS_TOPIC};

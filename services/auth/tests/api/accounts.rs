@@ -1,0 +1,274 @@
+//! Sign-up, email verification and the caller's own account.
+
+use gigmesh_proto::auth::{
+    AccountState, EmailVerificationRequested, EmailVerified, GetMyAccountRequest,
+    ResendVerificationEmailRequest, Role, SignUpRequest, UserRegistered, VerifyEmailRequest,
+};
+use gigmesh_testing::Backend;
+use gigmesh_types::now_millis;
+use tonic::Code;
+
+use crate::support::{
+    TestAuth, expect_code, on_both_backends, roles_of, signed_in, violated_fields,
+};
+
+on_both_backends!(
+    sign_up_creates_an_unverified_buyer_and_mails_a_token,
+    sign_up_reports_every_invalid_field,
+    sign_up_refuses_taken_email_and_username,
+    verification_tokens_are_single_use,
+    resend_answers_alike_and_replaces_earlier_tokens,
+    my_account_needs_a_valid_token,
+);
+
+async fn sign_up_creates_an_unverified_buyer_and_mails_a_token(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    let before = now_millis();
+
+    let account = auth
+        .sign_up(" Ada@Example.COM ", "Ada_Lovelace", "analytical-engine")
+        .await;
+
+    assert_eq!(account.email, "ada@example.com");
+    assert_eq!(account.username, "Ada_Lovelace");
+    assert!(!account.email_verified);
+    assert_eq!(roles_of(&account), [Role::Buyer]);
+    assert_eq!(account.state, AccountState::Active as i32);
+    let registered = auth.events_of::<UserRegistered>().await;
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0].user_id, account.id);
+    assert_eq!(registered[0].email, "ada@example.com");
+    let mails = auth.events_of::<EmailVerificationRequested>().await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.user_id, account.id);
+    assert_eq!(mail.username, "Ada_Lovelace");
+    assert_eq!(mail.token.len(), 43, "32 random bytes, base64url");
+    let expire = gigmesh_types::millis_from_timestamp(mail.expire_time.as_ref().expect("expiry"));
+    let day = 24 * 60 * 60 * 1000;
+    assert!(expire >= before + day && expire <= now_millis() + day);
+}
+
+async fn sign_up_reports_every_invalid_field(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    let cases = [
+        (
+            ("not-an-email", "ada", "long enough password"),
+            vec!["email"],
+        ),
+        (("ada@example.com", "ada", "x"), vec!["password"]),
+        (
+            (
+                "ada@example.com",
+                &*"a".repeat(10_000),
+                "long enough password",
+            ),
+            vec!["username"],
+        ),
+        (
+            ("ada@example.com", "1ada", "long enough password"),
+            vec!["username"],
+        ),
+        (
+            ("ada@example.com", "ad", "long enough password"),
+            vec!["username"],
+        ),
+        (
+            ("ada@example.com", "ada lovelace", "long enough password"),
+            vec!["username"],
+        ),
+        (
+            ("ada@example.com", "ada", &*"p".repeat(129)),
+            vec!["password"],
+        ),
+        (("", "", ""), vec!["email", "username", "password"]),
+    ];
+    for ((email, username, password), fields) in cases {
+        let status = expect_code(
+            auth.client
+                .sign_up(SignUpRequest {
+                    email: email.to_owned(),
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                })
+                .await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(violated_fields(&status), fields, "{status:?}");
+        assert!(status.message().len() < 1_000, "the message stays short");
+    }
+    assert!(auth.events_of::<UserRegistered>().await.is_empty());
+}
+
+async fn sign_up_refuses_taken_email_and_username(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up("ada@example.com", "ada", "analytical-engine")
+        .await;
+
+    let same_email = auth
+        .client
+        .sign_up(SignUpRequest {
+            email: "ADA@example.com".to_owned(),
+            username: "someone_else".to_owned(),
+            password: "analytical-engine".to_owned(),
+        })
+        .await;
+    let status = expect_code(same_email, Code::AlreadyExists);
+    assert!(status.message().contains("email"), "{status:?}");
+
+    let same_username = auth
+        .client
+        .sign_up(SignUpRequest {
+            email: "other@example.com".to_owned(),
+            username: "ADA".to_owned(),
+            password: "analytical-engine".to_owned(),
+        })
+        .await;
+    let status = expect_code(same_username, Code::AlreadyExists);
+    assert!(status.message().contains("username"), "{status:?}");
+
+    // Nothing of the refused sign-ups was written.
+    assert_eq!(auth.events_of::<UserRegistered>().await.len(), 1);
+    assert_eq!(
+        auth.events_of::<EmailVerificationRequested>().await.len(),
+        1
+    );
+    let status = expect_code(
+        auth.try_log_in("other@example.com", "analytical-engine")
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_eq!(status.message(), "invalid login or password");
+}
+
+async fn verification_tokens_are_single_use(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    let account = auth
+        .sign_up("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let token = auth.verification_token("ada@example.com").await;
+
+    let verified = auth
+        .client
+        .verify_email(VerifyEmailRequest {
+            token: token.clone(),
+        })
+        .await
+        .expect("verify")
+        .into_inner()
+        .account
+        .expect("an account");
+    assert!(verified.email_verified);
+    assert_eq!(verified.id, account.id);
+    let events = auth.events_of::<EmailVerified>().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].user_id, account.id);
+
+    let again = auth.client.verify_email(VerifyEmailRequest { token }).await;
+    assert_eq!(
+        violated_fields(&expect_code(again, Code::InvalidArgument)),
+        ["token"]
+    );
+    for bad in ["", "made-up-token", &"x".repeat(10_000)] {
+        let result = auth
+            .client
+            .verify_email(VerifyEmailRequest {
+                token: bad.to_owned(),
+            })
+            .await;
+        assert_eq!(
+            violated_fields(&expect_code(result, Code::InvalidArgument)),
+            ["token"]
+        );
+    }
+    assert_eq!(auth.events_of::<EmailVerified>().await.len(), 1);
+}
+
+async fn resend_answers_alike_and_replaces_earlier_tokens(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let first_token = auth.verification_token("ada@example.com").await;
+
+    let unknown = auth
+        .client
+        .resend_verification_email(ResendVerificationEmailRequest {
+            email: "nobody@example.com".to_owned(),
+        })
+        .await
+        .expect("same answer for unknown addresses")
+        .into_inner();
+    let known = auth
+        .client
+        .resend_verification_email(ResendVerificationEmailRequest {
+            email: "Ada@Example.com".to_owned(),
+        })
+        .await
+        .expect("resend")
+        .into_inner();
+    assert_eq!(unknown, known);
+    let mails = auth.events_of::<EmailVerificationRequested>().await;
+    assert_eq!(mails.len(), 2, "no mail for the unknown address");
+    let second_token = auth.verification_token("ada@example.com").await;
+    assert_ne!(first_token, second_token);
+
+    let old = auth
+        .client
+        .verify_email(VerifyEmailRequest { token: first_token })
+        .await;
+    expect_code(old, Code::InvalidArgument);
+    auth.client
+        .verify_email(VerifyEmailRequest {
+            token: second_token,
+        })
+        .await
+        .expect("the newest token works");
+
+    // Once verified, nothing more is mailed.
+    auth.client
+        .resend_verification_email(ResendVerificationEmailRequest {
+            email: "ada@example.com".to_owned(),
+        })
+        .await
+        .expect("resend");
+    assert_eq!(
+        auth.events_of::<EmailVerificationRequested>().await.len(),
+        2
+    );
+
+    let malformed = auth
+        .client
+        .resend_verification_email(ResendVerificationEmailRequest {
+            email: "not-an-email".to_owned(),
+        })
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(malformed, Code::InvalidArgument)),
+        ["email"]
+    );
+}
+
+async fn my_account_needs_a_valid_token(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    let account = auth
+        .sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let tokens = auth.log_in("ada", "analytical-engine").await;
+
+    let mine = auth
+        .client
+        .get_my_account(signed_in(GetMyAccountRequest {}, &tokens.access_token))
+        .await
+        .expect("my account")
+        .into_inner();
+    assert_eq!(mine, account);
+
+    let anonymous = auth.client.get_my_account(GetMyAccountRequest {}).await;
+    expect_code(anonymous, Code::Unauthenticated);
+    let forged = format!("{}x", tokens.access_token);
+    let forged = auth
+        .client
+        .get_my_account(signed_in(GetMyAccountRequest {}, &forged))
+        .await;
+    expect_code(forged, Code::Unauthenticated);
+}

@@ -1,0 +1,224 @@
+//! Changing a password, and resetting it with a mailed token.
+
+use std::time::Duration;
+
+use gigmesh_auth_service::Config;
+use gigmesh_proto::auth::{
+    ChangePasswordRequest, PasswordChanged, PasswordResetRequested, RefreshTokenRequest,
+    RequestPasswordResetRequest, ResetPasswordRequest,
+};
+use gigmesh_testing::Backend;
+use gigmesh_types::{millis_from_timestamp, now_millis};
+use tonic::{Code, Status};
+
+use crate::support::{
+    TestAuth, expect_code, on_both_backends, signed_in, test_config, violated_fields,
+};
+
+on_both_backends!(
+    changing_the_password_revokes_the_other_sessions,
+    changing_the_password_needs_the_current_one,
+    a_reset_token_sets_a_new_password_once,
+    a_reset_token_expires,
+    a_newer_reset_request_replaces_the_older_token,
+);
+
+async fn refresh(auth: &mut TestAuth, refresh_token: &str) -> Result<(), Status> {
+    auth.client
+        .refresh_token(RefreshTokenRequest {
+            refresh_token: refresh_token.to_owned(),
+        })
+        .await
+        .map(drop)
+}
+
+async fn request_reset(auth: &mut TestAuth, email: &str) {
+    auth.client
+        .request_password_reset(RequestPasswordResetRequest {
+            email: email.to_owned(),
+        })
+        .await
+        .expect("request a reset");
+}
+
+async fn reset(auth: &mut TestAuth, token: &str, new_password: &str) -> Result<(), Status> {
+    auth.client
+        .reset_password(ResetPasswordRequest {
+            token: token.to_owned(),
+            new_password: new_password.to_owned(),
+        })
+        .await
+        .map(drop)
+}
+
+async fn changing_the_password_revokes_the_other_sessions(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    let account = auth
+        .sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let here = auth.log_in("ada", "analytical-engine").await;
+    let elsewhere = auth.log_in("ada", "analytical-engine").await;
+
+    auth.client
+        .change_password(signed_in(
+            ChangePasswordRequest {
+                current_password: "analytical-engine".to_owned(),
+                new_password: "difference-engine".to_owned(),
+            },
+            &here.access_token,
+        ))
+        .await
+        .expect("change the password");
+
+    expect_code(
+        refresh(&mut auth, &elsewhere.refresh_token).await,
+        Code::Unauthenticated,
+    );
+    refresh(&mut auth, &here.refresh_token)
+        .await
+        .expect("the session that changed it lives on");
+    expect_code(
+        auth.try_log_in("ada", "analytical-engine").await,
+        Code::Unauthenticated,
+    );
+    auth.log_in("ada", "difference-engine").await;
+    let changed = auth.events_of::<PasswordChanged>().await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].user_id, account.id);
+    assert_eq!(changed[0].email, "ada@example.com");
+}
+
+async fn changing_the_password_needs_the_current_one(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let tokens = auth.log_in("ada", "analytical-engine").await;
+
+    let wrong = auth
+        .client
+        .change_password(signed_in(
+            ChangePasswordRequest {
+                current_password: "not-my-password".to_owned(),
+                new_password: "difference-engine".to_owned(),
+            },
+            &tokens.access_token,
+        ))
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(wrong, Code::InvalidArgument)),
+        ["current_password"]
+    );
+    let too_short = auth
+        .client
+        .change_password(signed_in(
+            ChangePasswordRequest {
+                current_password: String::new(),
+                new_password: "short".to_owned(),
+            },
+            &tokens.access_token,
+        ))
+        .await;
+    assert_eq!(
+        violated_fields(&expect_code(too_short, Code::InvalidArgument)),
+        ["current_password", "new_password"]
+    );
+    let anonymous = auth
+        .client
+        .change_password(ChangePasswordRequest {
+            current_password: "analytical-engine".to_owned(),
+            new_password: "difference-engine".to_owned(),
+        })
+        .await;
+    expect_code(anonymous, Code::Unauthenticated);
+    auth.log_in("ada", "analytical-engine").await;
+    assert!(auth.events_of::<PasswordChanged>().await.is_empty());
+}
+
+async fn a_reset_token_sets_a_new_password_once(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    let account = auth
+        .sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let session = auth.log_in("ada", "analytical-engine").await;
+
+    request_reset(&mut auth, "nobody@example.com").await;
+    assert!(auth.events_of::<PasswordResetRequested>().await.is_empty());
+    let before = now_millis();
+    request_reset(&mut auth, "ADA@example.com").await;
+    let mails = auth.events_of::<PasswordResetRequested>().await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].user_id, account.id);
+    assert_eq!(mails[0].username, "ada");
+    let expire = millis_from_timestamp(mails[0].expire_time.as_ref().expect("expiry"));
+    assert!(expire >= before + 3_600_000 && expire <= now_millis() + 3_600_000);
+    let token = auth.reset_token("ada@example.com").await;
+
+    let weak = reset(&mut auth, &token, "short").await;
+    assert_eq!(
+        violated_fields(&expect_code(weak, Code::InvalidArgument)),
+        ["new_password"]
+    );
+    reset(&mut auth, &token, "difference-engine")
+        .await
+        .expect("reset the password");
+
+    expect_code(
+        refresh(&mut auth, &session.refresh_token).await,
+        Code::Unauthenticated,
+    );
+    expect_code(
+        auth.try_log_in("ada", "analytical-engine").await,
+        Code::Unauthenticated,
+    );
+    auth.log_in("ada", "difference-engine").await;
+    let again = reset(&mut auth, &token, "yet-another-password").await;
+    assert_eq!(
+        violated_fields(&expect_code(again, Code::InvalidArgument)),
+        ["token"]
+    );
+    auth.log_in("ada", "difference-engine").await;
+    let changed = auth.events_of::<PasswordChanged>().await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].user_id, account.id);
+}
+
+async fn a_reset_token_expires(backend: Backend) {
+    let config = Config {
+        password_reset_ttl_secs: 1,
+        ..test_config()
+    };
+    let mut auth = TestAuth::start_with(backend, config).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    request_reset(&mut auth, "ada@example.com").await;
+    let token = auth.reset_token("ada@example.com").await;
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let expired = reset(&mut auth, &token, "difference-engine").await;
+    assert_eq!(
+        violated_fields(&expect_code(expired, Code::InvalidArgument)),
+        ["token"]
+    );
+    auth.log_in("ada", "analytical-engine").await;
+}
+
+async fn a_newer_reset_request_replaces_the_older_token(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    request_reset(&mut auth, "ada@example.com").await;
+    let older = auth.reset_token("ada@example.com").await;
+    request_reset(&mut auth, "ada@example.com").await;
+    let newer = auth.reset_token("ada@example.com").await;
+    assert_ne!(older, newer);
+
+    expect_code(
+        reset(&mut auth, &older, "difference-engine").await,
+        Code::InvalidArgument,
+    );
+    reset(&mut auth, &newer, "difference-engine")
+        .await
+        .expect("the newest token works");
+    auth.log_in("ada", "difference-engine").await;
+}

@@ -1,0 +1,404 @@
+//! Configuration and assembly of the notification service.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gigmesh_config::{Problems, Secret, Validate};
+use gigmesh_events::{BackgroundTask, Consumer};
+use gigmesh_grpc::ServiceDeps;
+use lettre::message::Mailbox;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::domain::WebApp;
+use crate::events::{AUTH_TOPIC, AuthEventsHandler, CONSUMER_NAME};
+use crate::mailer::{Mailer, mailer_from_config};
+use crate::store::{self, SentMail};
+
+/// First pause before subscribing again when the bus cannot be reached at start.
+const SUBSCRIBE_RETRY_BASE: Duration = Duration::from_millis(200);
+/// Longest pause between subscription attempts.
+const SUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// Migrations of the service's own tables.
+pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
+
+/// Applies the service's tables and the event tables (outbox, inbox, dead letters) to `db`.
+pub async fn migrate(db: &gigmesh_db::Db) -> anyhow::Result<()> {
+    db.migrate(&[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS])
+        .await
+        .context("cannot migrate the notifications database")
+}
+
+/// Which mail adapter sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailerKind {
+    /// `.eml` files in [`Config::file_dir`] (development).
+    File,
+    /// An SMTP server ([`Config::smtp`]).
+    Smtp,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text; only for a relay on the same host or network.
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+/// The SMTP server mail is sent through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name of the server (also the name its TLS certificate must carry).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User name, when the server wants authentication.
+    pub username: Option<String>,
+    /// Password, given together with `username`.
+    pub password: Option<Secret<String>>,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// Longest wait for the server on one command, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".to_owned(),
+            port: 587,
+            username: None,
+            password: None,
+            tls: SmtpTls::Starttls,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl Validate for SmtpConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        if self.host.trim().is_empty() {
+            problems.add(path, "host", "must name the smtp server");
+        }
+        if self.port == 0 {
+            problems.add(path, "port", "must be a port between 1 and 65535");
+        }
+        if self.username.is_some() != self.password.is_some() {
+            problems.add(
+                path,
+                "username",
+                "username and password must be given together",
+            );
+        }
+        if self.timeout_seconds == 0 || self.timeout_seconds > 600 {
+            problems.add(path, "timeout_seconds", "must be between 1 and 600");
+        }
+    }
+}
+
+/// Settings of the notification service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which mail adapter sends.
+    pub mailer: MailerKind,
+    /// Directory of the `.eml` files (file mailer only).
+    pub file_dir: PathBuf,
+    /// The SMTP server (smtp mailer only).
+    pub smtp: SmtpConfig,
+    /// The sender of every mail, e.g. `gigmesh <no-reply@gigmesh.example>`.
+    pub from: String,
+    /// Base URL of the web app that mail links point to.
+    pub web_app_url: String,
+    /// How often a consumed event is tried before it is dead-lettered.
+    pub event_max_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mailer: MailerKind::File,
+            file_dir: PathBuf::from(".gigmesh/mail"),
+            smtp: SmtpConfig::default(),
+            from: "gigmesh <no-reply@gigmesh.localhost>".to_owned(),
+            web_app_url: "http://127.0.0.1:8080".to_owned(),
+            event_max_attempts: 5,
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        match self.mailer {
+            MailerKind::File if self.file_dir.as_os_str().is_empty() => {
+                problems.add(path, "file_dir", "must name a directory for the .eml files");
+            }
+            MailerKind::Smtp => self.smtp.validate(&join(path, "smtp"), problems),
+            MailerKind::File => {}
+        }
+        if let Err(error) = self.from.parse::<Mailbox>() {
+            problems.add(
+                path,
+                "from",
+                format!("must be an address like `gigmesh <no-reply@example.com>`: {error}"),
+            );
+        }
+        match url::Url::parse(&self.web_app_url) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && url.query().is_none()
+                    && url.fragment().is_none() => {}
+            _ => problems.add(
+                path,
+                "web_app_url",
+                "must be an http(s) URL without query or fragment, e.g. https://gigmesh.example",
+            ),
+        }
+        if self.event_max_attempts == 0 {
+            problems.add(path, "event_max_attempts", "must be at least 1");
+        }
+    }
+}
+
+impl Config {
+    /// Puts the `.eml` files under `data_dir/mail` unless another directory was configured
+    /// (dev mode keeps everything under its data directory, e.g. `.gigmesh/mail/`).
+    pub fn use_data_dir_for_mail(&mut self, data_dir: &Path) {
+        if self.file_dir == Config::default().file_dir {
+            self.file_dir = data_dir.join("mail");
+        }
+    }
+
+    /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let mut problems = Problems::default();
+        Validate::validate(self, "", &mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "invalid notifications configuration: {problems:?}"
+            ))
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The notification service: consumes auth's events and sends the mails they ask for.
+#[derive(Clone)]
+pub struct App {
+    deps: ServiceDeps,
+    config: Config,
+    mailer: Arc<dyn Mailer>,
+}
+
+impl App {
+    /// Validates `config`, migrates the database and sets up the configured mailer.
+    pub async fn build(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
+        config.check()?;
+        let mailer = mailer_from_config(config.mailer, &config.file_dir, &config.smtp)?;
+        Self::build_with_mailer(deps, config, mailer).await
+    }
+
+    /// Like [`App::build`], with a mailer chosen by the caller instead of the configured one.
+    pub async fn build_with_mailer(
+        deps: ServiceDeps,
+        config: Config,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<App> {
+        config.check()?;
+        migrate(&deps.db).await?;
+        deps.bus
+            .ensure_topics(&[AUTH_TOPIC])
+            .await
+            .context("create the consumed event topics")?;
+        Ok(App {
+            deps,
+            config,
+            mailer,
+        })
+    }
+
+    /// The service's gRPC routes: none yet (health comes with `gigmesh_grpc::serve`).
+    pub fn routes(&self) -> Routes {
+        gigmesh_grpc::with_caller(crate::api::routes(), self.deps.verifier.clone())
+    }
+
+    /// Fully qualified names of the gRPC services in [`App::routes`], for health.
+    pub fn service_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The consumer of auth's events, for the caller to run or to step with `poll_once`.
+    pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
+        let handler = AuthEventsHandler::new(
+            self.mailer.clone(),
+            self.sender()?,
+            WebApp::new(&self.config.web_app_url),
+        );
+        let consumer = Consumer::new(
+            CONSUMER_NAME,
+            self.deps.db.clone(),
+            self.deps.bus.clone(),
+            &[AUTH_TOPIC],
+            Arc::new(handler),
+        )
+        .await?
+        .with_max_attempts(self.config.event_max_attempts);
+        Ok(consumer)
+    }
+
+    /// The loops the process runs beside the gRPC server: the auth events consumer.
+    pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
+        vec![Box::new(AuthEventsTask { app: self.clone() })]
+    }
+
+    /// Every mail recorded as sent to `recipient`, oldest first.
+    pub async fn sent_mail_to(&self, recipient: &str) -> anyhow::Result<Vec<SentMail>> {
+        store::sent_mail_to(self.deps.db.pool(), recipient)
+            .await
+            .context("read sent mail")
+    }
+
+    fn sender(&self) -> anyhow::Result<Mailbox> {
+        self.config
+            .from
+            .parse()
+            .with_context(|| format!("parse the sender address {:?}", self.config.from))
+    }
+}
+
+/// Subscribes the auth events consumer when it starts (retrying while the bus cannot be
+/// reached), then runs it until shutdown.
+struct AuthEventsTask {
+    app: App,
+}
+
+#[async_trait::async_trait]
+impl BackgroundTask for AuthEventsTask {
+    fn name(&self) -> &str {
+        CONSUMER_NAME
+    }
+
+    async fn run(self: Box<Self>, shutdown: CancellationToken) {
+        let mut pause = SUBSCRIBE_RETRY_BASE;
+        loop {
+            match self.app.auth_events_consumer().await {
+                Ok(consumer) => return consumer.run(shutdown).await,
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot start the auth events consumer yet"
+                ),
+            }
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(SUBSCRIBE_RETRY_MAX);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(config: &Config) -> String {
+        let mut problems = Problems::default();
+        Validate::validate(config, "notifications", &mut problems);
+        format!("{problems:?}")
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_write_files() {
+        let config = Config::default();
+        assert!(config.check().is_ok(), "{}", problems_of(&config));
+        assert_eq!(config.mailer, MailerKind::File);
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_only_when_smtp_sends() {
+        let mut config = Config {
+            smtp: SmtpConfig {
+                host: String::new(),
+                port: 0,
+                username: Some("mailer".to_owned()),
+                password: None,
+                ..SmtpConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(config.check().is_ok());
+        config.mailer = MailerKind::Smtp;
+        let problems = problems_of(&config);
+        for key in ["smtp.host", "smtp.port", "smtp.username"] {
+            assert!(problems.contains(key), "{key} in {problems}");
+        }
+    }
+
+    #[test]
+    fn sender_and_web_app_url_must_parse() {
+        let config = Config {
+            from: "not an address".to_owned(),
+            web_app_url: "ftp://example.com/?x=1".to_owned(),
+            event_max_attempts: 0,
+            ..Config::default()
+        };
+        let problems = problems_of(&config);
+        for key in [
+            "notifications.from",
+            "notifications.web_app_url",
+            "event_max_attempts",
+        ] {
+            assert!(problems.contains(key), "{key} in {problems}");
+        }
+        assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn dev_mode_moves_the_default_mail_directory_under_the_data_dir() {
+        let mut config = Config::default();
+        config.use_data_dir_for_mail(Path::new("/tmp/gigmesh-data"));
+        assert_eq!(config.file_dir, PathBuf::from("/tmp/gigmesh-data/mail"));
+
+        let mut configured = Config {
+            file_dir: PathBuf::from("/var/mail/gigmesh"),
+            ..Config::default()
+        };
+        configured.use_data_dir_for_mail(Path::new("/tmp/gigmesh-data"));
+        assert_eq!(configured.file_dir, PathBuf::from("/var/mail/gigmesh"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = Config {
+            smtp: SmtpConfig {
+                username: Some("mailer".to_owned()),
+                password: Some(Secret::new("hunter2".to_owned())),
+                ..SmtpConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,214 @@
+//! The mail port and its two adapters: `.eml` files for development (lettre's file
+//! transport) and SMTP for production (lettre's SMTP transport with optional STARTTLS or
+//! implicit TLS and credentials).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use uuid::Uuid;
+
+use crate::app::{MailerKind, SmtpConfig, SmtpTls};
+use crate::domain::Mail;
+
+/// Why a mail could not be built or handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    /// The message is not a valid mail (bad address or header).
+    #[error("cannot build the mail: {0}")]
+    Build(String),
+    /// The transport refused or failed; sending again later may work.
+    #[error("cannot send the mail: {0}")]
+    Send(String),
+}
+
+/// Hands finished messages over for delivery.
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends one message; `Ok` means the transport accepted it.
+    async fn send(&self, message: Message) -> Result<(), MailerError>;
+}
+
+/// Addresses a composed mail: From is the configured sender, To the recipient, and the body
+/// has plain-text and HTML alternatives.
+pub fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, MailerError> {
+    let address = mail
+        .recipient
+        .as_str()
+        .parse()
+        .map_err(|error| MailerError::Build(format!("recipient address: {error}")))?;
+    let recipient = Mailbox::new(mail.recipient_name.clone(), address);
+    // A Message-ID in the sender's domain; relays and spam filters expect one.
+    let message_id = format!("<{}@{}>", Uuid::now_v7(), from.email.domain());
+    Message::builder()
+        .message_id(Some(message_id))
+        .from(from.clone())
+        .to(recipient)
+        .subject(mail.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text_body.clone(),
+            mail.html_body.clone(),
+        ))
+        .map_err(|error| MailerError::Build(error.to_string()))
+}
+
+/// Writes every mail as an `.eml` file into a directory, where a developer opens it with a
+/// mail client (dev mode uses `.gigmesh/mail/`).
+#[derive(Debug)]
+pub struct FileMailer {
+    directory: PathBuf,
+    transport: AsyncFileTransport<Tokio1Executor>,
+}
+
+impl FileMailer {
+    /// A mailer writing into `directory`, which is created when missing.
+    pub fn new(directory: impl AsRef<Path>) -> std::io::Result<Self> {
+        let directory = directory.as_ref().to_path_buf();
+        std::fs::create_dir_all(&directory)?;
+        Ok(Self {
+            transport: AsyncFileTransport::new(&directory),
+            directory,
+        })
+    }
+
+    /// Where the files go.
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+}
+
+#[async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, message: Message) -> Result<(), MailerError> {
+        let id = self
+            .transport
+            .send(message)
+            .await
+            .map_err(|error| MailerError::Send(error.to_string()))?;
+        tracing::info!(file = %self.directory.join(format!("{id}.eml")).display(), "mail written");
+        Ok(())
+    }
+}
+
+/// Sends through an SMTP server.
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: String,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SmtpMailer")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpMailer {
+    /// A mailer for the server in `config`. Connections are opened when mail is sent; call
+    /// it inside a Tokio runtime (the connection pool starts a task).
+    pub fn new(config: &SmtpConfig) -> Result<Self, MailerError> {
+        let builder = match config.tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+                .map_err(|error| MailerError::Build(error.to_string()))?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
+                .map_err(|error| MailerError::Build(error.to_string()))?,
+        };
+        let mut builder = builder
+            .port(config.port)
+            .timeout(Some(Duration::from_secs(config.timeout_seconds)));
+        if let (Some(username), Some(password)) = (&config.username, &config.password) {
+            builder = builder.credentials(Credentials::new(
+                username.clone(),
+                password.expose().clone(),
+            ));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            server: format!("{}:{}", config.host, config.port),
+        })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, message: Message) -> Result<(), MailerError> {
+        let response = self
+            .transport
+            .send(message)
+            .await
+            .map_err(|error| MailerError::Send(format!("{}: {error}", self.server)))?;
+        tracing::info!(server = %self.server, code = %response.code(), "mail accepted by smtp server");
+        Ok(())
+    }
+}
+
+/// The mailer the configuration chooses.
+pub fn mailer_from_config(
+    kind: MailerKind,
+    file_dir: &Path,
+    smtp: &SmtpConfig,
+) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match kind {
+        MailerKind::File => Arc::new(FileMailer::new(file_dir).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot create the mail directory {}: {error}",
+                file_dir.display()
+            )
+        })?),
+        MailerKind::Smtp => Arc::new(SmtpMailer::new(smtp)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{WebApp, password_changed_mail};
+    use gigmesh_types::Email;
+
+    /// Building an SMTP transport starts its connection pool, which needs a runtime.
+    #[tokio::test]
+    async fn every_tls_mode_builds_a_transport() {
+        for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
+            let config = SmtpConfig {
+                host: "smtp.example.com".to_owned(),
+                tls,
+                username: Some("mailer".to_owned()),
+                password: Some(gigmesh_config::Secret::new("secret".to_owned())),
+                ..SmtpConfig::default()
+            };
+            let mailer = SmtpMailer::new(&config).expect("transport");
+            assert!(!format!("{mailer:?}").contains("secret"));
+        }
+    }
+
+    #[test]
+    fn messages_carry_sender_recipient_and_both_alternatives() {
+        let from: Mailbox = "gigmesh <no-reply@gigmesh.example>"
+            .parse()
+            .expect("sender");
+        let mail = password_changed_mail(
+            &WebApp::new("https://gigmesh.example"),
+            Email::parse("email", "ada@example.com").expect("email"),
+            0,
+        );
+        let message = build_message(&from, &mail).expect("message");
+        let formatted = String::from_utf8(message.formatted()).expect("utf-8");
+        assert!(formatted.contains("From: gigmesh <no-reply@gigmesh.example>"));
+        assert!(formatted.contains("To: ada@example.com"));
+        assert!(formatted.contains("multipart/alternative"));
+        assert!(formatted.contains("text/plain"));
+        assert!(formatted.contains("text/html"));
+        assert!(
+            formatted.contains("@gigmesh.example>"),
+            "message id in the sender's domain"
+        );
+    }
+}

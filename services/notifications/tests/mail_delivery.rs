@@ -1,0 +1,528 @@
+//! The notification service end to end, on SQLite and PostgreSQL: auth's events are
+//! published to an embedded bus, the service's consumer is stepped with `poll_once`, and the
+//! mail is read back where it went, as an `.eml` file (file mailer) or from a real SMTP
+//! server (`aiosmtpd`, SMTP mailer).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gigmesh_auth::{SigningKey, TokenVerifier};
+use gigmesh_events::{Consumer, EmbeddedBus, Envelope, OutgoingRecord, PollOutcome, SharedBus};
+use gigmesh_grpc::{ServeOptions, ServiceDeps};
+use gigmesh_notifications::{AUTH_TOPIC, App, Config, MailerKind, SmtpConfig, SmtpTls};
+use gigmesh_proto::EventMessage;
+use gigmesh_proto::auth::{
+    EmailVerificationRequested, PasswordChanged, PasswordResetRequested, UserRegistered,
+};
+use gigmesh_testing::{Backend, TestDatabase, TestSmtpServer};
+use gigmesh_types::{now_millis, timestamp_from_millis};
+use mail_parser::{Message, MessageParser};
+use prost::Message as _;
+use sqlx::Row as _;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// How long one consumer step waits for a record.
+const STEP_WAIT: Duration = Duration::from_millis(300);
+
+const WEB_APP_URL: &str = "https://app.gigmesh.test";
+const FROM: &str = "gigmesh <no-reply@gigmesh.test>";
+
+/// A notification service with its database and bus, mail going where `config` says.
+struct TestNotifications {
+    consumer: Consumer,
+    app: App,
+    bus: SharedBus,
+    database: TestDatabase,
+    mail_directory: PathBuf,
+    _directory: TempDir,
+}
+
+impl TestNotifications {
+    async fn start(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestNotifications {
+        let database = TestDatabase::new(backend).await;
+        let directory = tempfile::tempdir().expect("test directory");
+        let bus: SharedBus = Arc::new(
+            EmbeddedBus::open(directory.path().join("bus.db"))
+                .await
+                .expect("open the embedded bus"),
+        );
+        bus.ensure_topics(&[AUTH_TOPIC])
+            .await
+            .expect("create topic");
+        let mail_directory = directory.path().join("mail");
+        let mut config = Config {
+            mailer: MailerKind::File,
+            file_dir: mail_directory.clone(),
+            from: FROM.to_owned(),
+            web_app_url: WEB_APP_URL.to_owned(),
+            ..Config::default()
+        };
+        configure(&mut config);
+        let deps = ServiceDeps {
+            db: database.db().clone(),
+            bus: bus.clone(),
+            verifier: TokenVerifier::from_jwks([SigningKey::generate().public_jwk()]),
+        };
+        let app = App::build(deps, config)
+            .await
+            .expect("build the notification service");
+        let consumer = app.auth_events_consumer().await.expect("consumer");
+        TestNotifications {
+            consumer,
+            app,
+            bus,
+            database,
+            mail_directory,
+            _directory: directory,
+        }
+    }
+
+    /// Publishes an auth event as auth's relay would.
+    async fn publish<E: EventMessage>(&self, event: &E) -> Envelope {
+        let user_id = Uuid::now_v7().to_string();
+        let envelope = Envelope {
+            event_id: Uuid::now_v7().to_string(),
+            event_type: E::EVENT_TYPE.to_owned(),
+            aggregate_id: user_id,
+            occur_time: Some(timestamp_from_millis(1_700_000_000_000)),
+            producer: "auth".to_owned(),
+            trace_context: Default::default(),
+            payload: event.encode_to_vec(),
+        };
+        self.publish_envelope(&envelope).await;
+        envelope
+    }
+
+    async fn publish_envelope(&self, envelope: &Envelope) {
+        self.bus
+            .publish(OutgoingRecord {
+                topic: AUTH_TOPIC.to_owned(),
+                key: envelope.aggregate_id.clone(),
+                payload: envelope.encode_to_vec(),
+                headers: Vec::new(),
+            })
+            .await
+            .expect("publish");
+    }
+
+    /// Steps the consumer until no record is left; returns what each step did.
+    async fn consume(&mut self) -> Vec<PollOutcome> {
+        let mut outcomes = Vec::new();
+        loop {
+            let outcome = self.consumer.poll_once(STEP_WAIT).await.expect("poll");
+            if outcome == PollOutcome::Idle {
+                return outcomes;
+            }
+            outcomes.push(outcome);
+        }
+    }
+
+    /// The `.eml` files written so far.
+    fn mail_files(&self) -> Vec<Vec<u8>> {
+        eml_files(&self.mail_directory)
+    }
+
+    /// `(event_id, kind, recipient)` of every row in `sent_mail`.
+    async fn sent_mail(&self) -> Vec<(String, String, String)> {
+        sqlx::query("SELECT event_id, kind, recipient FROM sent_mail ORDER BY sent_at, event_id")
+            .fetch_all(self.database.db().pool())
+            .await
+            .expect("read sent_mail")
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<String, _>("event_id"),
+                    row.get::<String, _>("kind"),
+                    row.get::<String, _>("recipient"),
+                )
+            })
+            .collect()
+    }
+}
+
+fn eml_files(directory: &Path) -> Vec<Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "eml"))
+        .map(|path| std::fs::read(path).expect("read .eml"))
+        .collect()
+}
+
+fn parse(raw: &[u8]) -> Message<'_> {
+    MessageParser::default()
+        .parse(raw)
+        .expect("a parsable mail")
+}
+
+fn recipient(message: &Message<'_>) -> String {
+    message
+        .to()
+        .and_then(|to| to.first())
+        .and_then(|address| address.address())
+        .expect("a To address")
+        .to_owned()
+}
+
+/// Checks the shape every gigmesh mail has: From, multipart/alternative with a plain-text
+/// and an HTML part. Returns (text, html).
+fn alternatives(message: &Message<'_>) -> (String, String) {
+    let from = message.from().and_then(|from| from.first()).expect("From");
+    assert_eq!(from.address(), Some("no-reply@gigmesh.test"));
+    assert_eq!(from.name(), Some("gigmesh"));
+    let content_type = message.header_raw("Content-Type").expect("Content-Type");
+    assert!(
+        content_type.contains("multipart/alternative"),
+        "{content_type}"
+    );
+    assert_eq!(message.text_body_count(), 1);
+    assert_eq!(message.html_body_count(), 1);
+    let text = message.body_text(0).expect("text part").into_owned();
+    let html = message.body_html(0).expect("html part").into_owned();
+    assert!(!text.contains("<p>"), "the text part is plain text: {text}");
+    assert!(html.contains("<p>"), "the html part is html: {html}");
+    (text, html)
+}
+
+fn verification_event(email: &str, username: &str, token: &str) -> EmailVerificationRequested {
+    EmailVerificationRequested {
+        user_id: Uuid::now_v7().to_string(),
+        email: email.to_owned(),
+        username: username.to_owned(),
+        token: token.to_owned(),
+        expire_time: Some(timestamp_from_millis(now_millis() + 86_400_000)),
+    }
+}
+
+async fn verification_mail_is_written_with_link_and_token(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    let envelope = service
+        .publish(&verification_event(
+            "ada@example.com",
+            "ada",
+            "verify-token-123",
+        ))
+        .await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(outcomes.as_slice(), [PollOutcome::Handled { .. }]),
+        "{outcomes:?}"
+    );
+
+    let files = service.mail_files();
+    assert_eq!(files.len(), 1);
+    let message = parse(&files[0]);
+    assert_eq!(recipient(&message), "ada@example.com");
+    assert_eq!(message.subject(), Some("Verify your email"));
+    let message_id = message.message_id().expect("Message-ID");
+    assert!(message_id.ends_with("@gigmesh.test"), "{message_id}");
+    let (text, html) = alternatives(&message);
+    let link = format!("{WEB_APP_URL}/verify-email?token=verify-token-123");
+    assert!(text.contains(&link), "{text}");
+    assert!(text.contains("verify-token-123"));
+    assert!(text.contains("Hi ada,"));
+    assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
+
+    assert_eq!(
+        service.sent_mail().await,
+        [(
+            envelope.event_id.clone(),
+            "email_verification".to_owned(),
+            "ada@example.com".to_owned()
+        )]
+    );
+    let sent = service
+        .app
+        .sent_mail_to("ada@example.com")
+        .await
+        .expect("sent mail");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].event_id, envelope.event_id);
+    assert!(sent[0].sent_at > 0);
+}
+
+async fn reset_mail_links_to_the_reset_page_for_one_hour(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    service
+        .publish(&PasswordResetRequested {
+            user_id: Uuid::now_v7().to_string(),
+            email: "Bob@Example.com".to_owned(),
+            username: "bob".to_owned(),
+            token: "reset+token/1".to_owned(),
+            expire_time: Some(timestamp_from_millis(now_millis() + 3_600_000)),
+        })
+        .await;
+    service.consume().await;
+
+    let files = service.mail_files();
+    assert_eq!(files.len(), 1);
+    let message = parse(&files[0]);
+    assert_eq!(recipient(&message), "bob@example.com");
+    assert_eq!(message.subject(), Some("Reset your password"));
+    let (text, html) = alternatives(&message);
+    let link = format!("{WEB_APP_URL}/reset-password?token=reset%2Btoken%2F1");
+    assert!(text.contains(&link), "{text}");
+    assert!(text.contains("valid for one hour"));
+    assert!(html.contains(&link));
+    assert!(html.contains("valid for one hour"));
+    let sent = service.sent_mail().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1, "password_reset");
+}
+
+async fn password_change_sends_a_security_notice(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    service
+        .publish(&PasswordChanged {
+            user_id: Uuid::now_v7().to_string(),
+            email: "carol@example.com".to_owned(),
+        })
+        .await;
+    service.consume().await;
+
+    let files = service.mail_files();
+    assert_eq!(files.len(), 1);
+    let message = parse(&files[0]);
+    assert_eq!(recipient(&message), "carol@example.com");
+    assert_eq!(message.subject(), Some("Your gigmesh password was changed"));
+    let (text, html) = alternatives(&message);
+    assert!(text.contains("2023-11-14 22:13 UTC"), "{text}");
+    assert!(text.contains(&format!("{WEB_APP_URL}/forgot-password")));
+    assert!(html.contains("carol@example.com"));
+    assert_eq!(service.sent_mail().await[0].1, "password_changed");
+}
+
+async fn user_data_is_html_escaped(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    service
+        .publish(&verification_event(
+            "eve@example.com",
+            "<script>alert('x')</script>",
+            "tok\"en<>",
+        ))
+        .await;
+    service.consume().await;
+
+    let files = service.mail_files();
+    let message = parse(&files[0]);
+    let (text, html) = alternatives(&message);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert!(html.contains("tok&quot;en&lt;&gt;"));
+    assert!(!html.contains("tok\"en<>"));
+    // The token in the link is percent-encoded; the plain text keeps it readable.
+    assert!(text.contains("verify-email?token=tok%22en%3C%3E"), "{text}");
+    assert!(text.contains("<script>alert('x')</script>"));
+}
+
+async fn a_redelivered_event_sends_no_second_mail(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    let envelope = service
+        .publish(&verification_event("ada@example.com", "ada", "once"))
+        .await;
+    service.publish_envelope(&envelope).await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [PollOutcome::Handled { .. }, PollOutcome::Duplicate { .. }]
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(service.mail_files().len(), 1);
+    assert_eq!(service.sent_mail().await.len(), 1);
+}
+
+async fn other_events_send_nothing_and_malformed_ones_are_dead_lettered(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    service
+        .publish(&UserRegistered {
+            user_id: Uuid::now_v7().to_string(),
+            email: "ada@example.com".to_owned(),
+            username: "ada".to_owned(),
+            create_time: None,
+        })
+        .await;
+    service
+        .publish(&verification_event("not an address", "ada", "token"))
+        .await;
+    service
+        .publish(&verification_event("ada@example.com", "ada", ""))
+        .await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [
+                PollOutcome::Handled { .. },
+                PollOutcome::DeadLettered { .. },
+                PollOutcome::DeadLettered { .. }
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    assert!(service.mail_files().is_empty());
+    assert!(service.sent_mail().await.is_empty());
+}
+
+async fn mail_goes_through_a_real_smtp_server(backend: Backend) {
+    let smtp = TestSmtpServer::start().await;
+    let mut service = TestNotifications::start(backend, |config| {
+        config.mailer = MailerKind::Smtp;
+        config.smtp = SmtpConfig {
+            host: smtp.host().to_owned(),
+            port: smtp.port(),
+            tls: SmtpTls::None,
+            timeout_seconds: 10,
+            ..SmtpConfig::default()
+        };
+    })
+    .await;
+    service
+        .publish(&PasswordResetRequested {
+            user_id: Uuid::now_v7().to_string(),
+            email: "dave@example.com".to_owned(),
+            username: "dave".to_owned(),
+            token: "smtp-reset-token".to_owned(),
+            expire_time: None,
+        })
+        .await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(outcomes.as_slice(), [PollOutcome::Handled { .. }]),
+        "{outcomes:?}"
+    );
+
+    let delivered = smtp.wait_for_messages(1, Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1);
+    let message = parse(&delivered[0]);
+    assert_eq!(
+        message.header_raw("X-RcptTo").map(str::trim),
+        Some("dave@example.com")
+    );
+    assert_eq!(
+        message.header_raw("X-MailFrom").map(str::trim),
+        Some("no-reply@gigmesh.test")
+    );
+    assert_eq!(recipient(&message), "dave@example.com");
+    assert_eq!(message.subject(), Some("Reset your password"));
+    let (text, html) = alternatives(&message);
+    let link = format!("{WEB_APP_URL}/reset-password?token=smtp-reset-token");
+    assert!(text.contains(&link), "{text}");
+    assert!(html.contains(&link), "{html}");
+    assert!(service.mail_files().is_empty(), "nothing goes to files");
+    assert_eq!(service.sent_mail().await.len(), 1);
+}
+
+async fn an_unreachable_smtp_server_is_retried_then_dead_lettered(backend: Backend) {
+    let mut smtp = TestSmtpServer::start().await;
+    let port = smtp.port();
+    smtp.stop().await;
+    let mut service = TestNotifications::start(backend, |config| {
+        config.mailer = MailerKind::Smtp;
+        config.smtp = SmtpConfig {
+            host: "127.0.0.1".to_owned(),
+            port,
+            tls: SmtpTls::None,
+            timeout_seconds: 2,
+            ..SmtpConfig::default()
+        };
+        config.event_max_attempts = 2;
+    })
+    .await;
+    service
+        .publish(&PasswordChanged {
+            user_id: Uuid::now_v7().to_string(),
+            email: "erin@example.com".to_owned(),
+        })
+        .await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [
+                PollOutcome::Failed { attempt: 1, .. },
+                PollOutcome::DeadLettered { .. }
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    assert!(service.sent_mail().await.is_empty());
+}
+
+async fn the_service_serves_health_without_rpcs_of_its_own(backend: Backend) {
+    let service = TestNotifications::start(backend, |_| {}).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let options = ServeOptions {
+        service_names: service.app.service_names(),
+        ..ServeOptions::default()
+    };
+    let server = tokio::spawn(gigmesh_grpc::serve(
+        listener,
+        service.app.routes(),
+        options,
+        shutdown.clone(),
+    ));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let response = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(
+        response.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    shutdown.cancel();
+    server.await.expect("join").expect("serve");
+}
+
+/// Runs each scenario as its own test on SQLite and on PostgreSQL.
+macro_rules! on_sqlite_and_postgres {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+on_sqlite_and_postgres!(
+    verification_mail_is_written_with_link_and_token,
+    reset_mail_links_to_the_reset_page_for_one_hour,
+    password_change_sends_a_security_notice,
+    user_data_is_html_escaped,
+    a_redelivered_event_sends_no_second_mail,
+    other_events_send_nothing_and_malformed_ones_are_dead_lettered,
+    mail_goes_through_a_real_smtp_server,
+    an_unreachable_smtp_server_is_retried_then_dead_lettered,
+    the_service_serves_health_without_rpcs_of_its_own,
+);

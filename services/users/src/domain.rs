@@ -1,0 +1,807 @@
+//! Profiles and the rules that change them: field limits, code lists, the seller transition
+//! and suspension. Pure: no IO and no proto types. `api.rs` parses requests into these types
+//! with the field parsers below, `store.rs` persists them.
+
+use std::collections::HashSet;
+
+use gigmesh_errors::FieldViolation;
+use gigmesh_types::UserId;
+use serde::{Deserialize, Serialize};
+
+use crate::codes;
+use crate::error::UsersError;
+
+/// Longest display name.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 50;
+/// Longest "about me".
+pub const MAX_BIO_CHARS: usize = 600;
+/// Most languages a profile lists.
+pub const MAX_LANGUAGES: usize = 10;
+/// Longest URL accepted anywhere in a profile.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Shortest seller description.
+pub const MIN_SELLER_DESCRIPTION_CHARS: usize = 10;
+/// Longest seller description.
+pub const MAX_SELLER_DESCRIPTION_CHARS: usize = 2000;
+/// Most skills a seller lists.
+pub const MAX_SKILLS: usize = 15;
+/// Longest skill.
+pub const MAX_SKILL_CHARS: usize = 40;
+/// Most portfolio items.
+pub const MAX_PORTFOLIO_ITEMS: usize = 20;
+/// Longest portfolio item title.
+pub const MAX_PORTFOLIO_TITLE_CHARS: usize = 80;
+/// Longest portfolio item description.
+pub const MAX_PORTFOLIO_DESCRIPTION_CHARS: usize = 1000;
+/// Most education entries.
+pub const MAX_EDUCATION_ENTRIES: usize = 10;
+/// Most certifications.
+pub const MAX_CERTIFICATIONS: usize = 10;
+/// Longest institution, degree, field, certificate or issuer name.
+pub const MAX_CREDENTIAL_TEXT_CHARS: usize = 120;
+/// No graduation or certification before this year is believable for an active seller.
+pub const EARLIEST_PLAUSIBLE_YEAR: i32 = 1940;
+/// How far ahead an expected graduation year may lie.
+pub const MAX_GRADUATION_YEARS_AHEAD: i32 = 10;
+
+/// A user's profile, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The account id.
+    pub user_id: UserId,
+    /// The account's username (owned by auth, copied from its event).
+    pub username: String,
+    /// Name shown to others; never empty.
+    pub display_name: String,
+    /// About me; may be empty.
+    pub bio: String,
+    /// Country, if given.
+    pub country: Option<CountryCode>,
+    /// Languages spoken, without duplicates.
+    pub languages: Vec<Language>,
+    /// Avatar image, if given.
+    pub avatar_url: Option<HttpsUrl>,
+    /// Present once the user became a seller.
+    pub seller: Option<SellerProfile>,
+    /// Whether an admin suspended the account; a suspended profile is hidden from others.
+    pub suspended: bool,
+    /// When the profile was created (unix millis).
+    pub created_at: i64,
+    /// When the profile last changed (unix millis).
+    pub updated_at: i64,
+}
+
+/// Whether a transition changed anything, so that a no-op writes nothing and emits no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    /// The profile changed.
+    Changed,
+    /// The profile is as it was.
+    Unchanged,
+}
+
+impl Profile {
+    /// The profile of a newly registered account: the display name defaults to the username.
+    pub fn register(user_id: UserId, username: String, created_at: i64) -> Self {
+        Self {
+            user_id,
+            display_name: username.clone(),
+            username,
+            bio: String::new(),
+            country: None,
+            languages: Vec::new(),
+            avatar_url: None,
+            seller: None,
+            suspended: false,
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
+    /// Whether the user is a seller.
+    pub fn is_seller(&self) -> bool {
+        self.seller.is_some()
+    }
+
+    /// Applies the fields named in `changes`.
+    pub fn update(&mut self, changes: ProfileChanges, now: i64) -> Result<Outcome, UsersError> {
+        self.ensure_not_suspended()?;
+        let before = self.clone();
+        if let Some(display_name) = changes.display_name {
+            self.display_name = display_name;
+        }
+        if let Some(bio) = changes.bio {
+            self.bio = bio;
+        }
+        if let Some(country) = changes.country {
+            self.country = country;
+        }
+        if let Some(languages) = changes.languages {
+            self.languages = languages;
+        }
+        if let Some(avatar_url) = changes.avatar_url {
+            self.avatar_url = avatar_url;
+        }
+        Ok(self.touch_if_changed(&before, now))
+    }
+
+    /// Makes the user a seller with `details`. A seller cannot become one again.
+    pub fn become_seller(&mut self, details: SellerDetails, now: i64) -> Result<(), UsersError> {
+        self.ensure_not_suspended()?;
+        if self.is_seller() {
+            return Err(UsersError::AlreadySeller);
+        }
+        self.seller = Some(SellerProfile {
+            details,
+            since: now,
+        });
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Replaces the seller details of a seller.
+    pub fn replace_seller_details(
+        &mut self,
+        details: SellerDetails,
+        now: i64,
+    ) -> Result<Outcome, UsersError> {
+        self.ensure_not_suspended()?;
+        let before = self.clone();
+        let Some(seller) = self.seller.as_mut() else {
+            return Err(UsersError::NotSeller);
+        };
+        seller.details = details;
+        Ok(self.touch_if_changed(&before, now))
+    }
+
+    /// Marks the profile suspended (hidden from everyone but its owner).
+    pub fn suspend(&mut self, now: i64) -> Outcome {
+        self.set_suspended(true, now)
+    }
+
+    /// Lifts a suspension.
+    pub fn unsuspend(&mut self, now: i64) -> Outcome {
+        self.set_suspended(false, now)
+    }
+
+    fn set_suspended(&mut self, suspended: bool, now: i64) -> Outcome {
+        if self.suspended == suspended {
+            return Outcome::Unchanged;
+        }
+        self.suspended = suspended;
+        self.updated_at = now;
+        Outcome::Changed
+    }
+
+    fn ensure_not_suspended(&self) -> Result<(), UsersError> {
+        if self.suspended {
+            Err(UsersError::Suspended)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn touch_if_changed(&mut self, before: &Profile, now: i64) -> Outcome {
+        if self == before {
+            Outcome::Unchanged
+        } else {
+            self.updated_at = now;
+            Outcome::Changed
+        }
+    }
+}
+
+/// The fields an update names; `None` leaves a field as it is, `Some(None)` clears an
+/// optional one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New bio.
+    pub bio: Option<String>,
+    /// New country, or cleared.
+    pub country: Option<Option<CountryCode>>,
+    /// New language list.
+    pub languages: Option<Vec<Language>>,
+    /// New avatar, or cleared.
+    pub avatar_url: Option<Option<HttpsUrl>>,
+}
+
+/// A field of the profile that an update mask may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProfileField {
+    /// `display_name`
+    DisplayName,
+    /// `bio`
+    Bio,
+    /// `country`
+    Country,
+    /// `languages`
+    Languages,
+    /// `avatar_url`
+    AvatarUrl,
+}
+
+impl ProfileField {
+    /// Every updatable field, in the order of the message.
+    pub const ALL: [ProfileField; 5] = [
+        ProfileField::DisplayName,
+        ProfileField::Bio,
+        ProfileField::Country,
+        ProfileField::Languages,
+        ProfileField::AvatarUrl,
+    ];
+
+    /// The field's name in an update mask.
+    pub fn path(self) -> &'static str {
+        match self {
+            ProfileField::DisplayName => "display_name",
+            ProfileField::Bio => "bio",
+            ProfileField::Country => "country",
+            ProfileField::Languages => "languages",
+            ProfileField::AvatarUrl => "avatar_url",
+        }
+    }
+
+    fn from_path(path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|field| field.path() == path)
+    }
+}
+
+/// Reads an update mask: no paths (or `*`) means every updatable field; paths that are not
+/// updatable fields are reported all at once.
+pub fn parse_update_mask(
+    field: &str,
+    paths: &[String],
+) -> Result<Vec<ProfileField>, FieldViolation> {
+    if paths.is_empty() || paths.iter().all(|path| path == "*") {
+        return Ok(ProfileField::ALL.to_vec());
+    }
+    let mut fields = Vec::new();
+    let mut unknown = Vec::new();
+    for path in paths {
+        match ProfileField::from_path(path) {
+            Some(profile_field) if !fields.contains(&profile_field) => fields.push(profile_field),
+            Some(_) => {}
+            None => unknown.push(format!("{path:?}")),
+        }
+    }
+    if !unknown.is_empty() {
+        let allowed: Vec<&str> = ProfileField::ALL.iter().map(|f| f.path()).collect();
+        return Err(FieldViolation::new(
+            field,
+            format!(
+                "unknown or read-only paths {}; updatable paths are {}",
+                unknown.join(", "),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(fields)
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    /// Parses a code such as `DE` (case-insensitive); it must be an assigned code.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+        let code = raw.trim().to_ascii_uppercase();
+        if codes::is_country_code(&code) {
+            Ok(Self(code))
+        } else {
+            Err(FieldViolation::new(
+                field,
+                format!("{raw:?} is not an ISO 3166-1 alpha-2 country code such as \"DE\""),
+            ))
+        }
+    }
+
+    /// A code read back from storage, where only parsed codes are written.
+    pub fn from_stored(code: String) -> Self {
+        Self(code)
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An ISO 639-1 language code, lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LanguageCode(String);
+
+impl LanguageCode {
+    /// Parses a code such as `en` (case-insensitive); it must be an ISO 639-1 code.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+        let code = raw.trim().to_ascii_lowercase();
+        if codes::is_language_code(&code) {
+            Ok(Self(code))
+        } else {
+            Err(FieldViolation::new(
+                field,
+                format!("{raw:?} is not an ISO 639-1 language code such as \"en\""),
+            ))
+        }
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How well a language is spoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proficiency {
+    /// Basic.
+    Basic,
+    /// Conversational.
+    Conversational,
+    /// Fluent.
+    Fluent,
+    /// Native or bilingual.
+    Native,
+}
+
+/// A language the user speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Language {
+    /// Which language.
+    pub code: LanguageCode,
+    /// How well.
+    pub proficiency: Proficiency,
+}
+
+/// Checks the language list as a whole: at most [`MAX_LANGUAGES`], each code once.
+pub fn check_languages(field: &str, languages: &[Language]) -> Result<(), FieldViolation> {
+    if languages.len() > MAX_LANGUAGES {
+        return Err(FieldViolation::new(
+            field,
+            format!("must list at most {MAX_LANGUAGES} languages"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for language in languages {
+        if !seen.insert(language.code.as_str()) {
+            return Err(FieldViolation::new(
+                field,
+                format!("lists {:?} more than once", language.code.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An absolute `https` URL without credentials, at most [`MAX_URL_CHARS`] long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HttpsUrl(String);
+
+impl HttpsUrl {
+    /// Parses and normalises a URL.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+        let raw = raw.trim();
+        let too_long =
+            || FieldViolation::new(field, format!("must be at most {MAX_URL_CHARS} characters"));
+        if raw.chars().count() > MAX_URL_CHARS {
+            return Err(too_long());
+        }
+        let not_https = || {
+            FieldViolation::new(
+                field,
+                "must be an absolute https URL such as https://example.com/me.png",
+            )
+        };
+        let url = url::Url::parse(raw).map_err(|_| not_https())?;
+        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+            return Err(not_https());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(FieldViolation::new(
+                field,
+                "must not contain a user name or password",
+            ));
+        }
+        let normalised = String::from(url);
+        if normalised.chars().count() > MAX_URL_CHARS {
+            return Err(too_long());
+        }
+        Ok(Self(normalised))
+    }
+
+    /// A URL read back from storage, where only parsed URLs are written.
+    pub fn from_stored(url: String) -> Self {
+        Self(url)
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether a text may span lines (bio, descriptions) or must be a single line (names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// Names, titles, skills.
+    Single,
+    /// Free text; newlines and tabs allowed.
+    Multiple,
+}
+
+/// Trims `raw` and checks its length in characters and that it has no control characters
+/// (except line breaks and tabs in multi-line text).
+pub fn parse_text(
+    field: &str,
+    raw: &str,
+    min_chars: usize,
+    max_chars: usize,
+    lines: Lines,
+) -> Result<String, FieldViolation> {
+    let text = raw.trim();
+    let length = text.chars().count();
+    if length < min_chars {
+        let description = if min_chars <= 1 {
+            "is required".to_owned()
+        } else {
+            format!("must be at least {min_chars} characters")
+        };
+        return Err(FieldViolation::new(field, description));
+    }
+    if length > max_chars {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    let allowed_control = |c: char| lines == Lines::Multiple && matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(|c| c.is_control() && !allowed_control(c)) {
+        let description = match lines {
+            Lines::Single => "must be a single line without control characters",
+            Lines::Multiple => "must not contain control characters",
+        };
+        return Err(FieldViolation::new(field, description));
+    }
+    Ok(text.to_owned())
+}
+
+/// Checks a year against the plausible range, `EARLIEST_PLAUSIBLE_YEAR..=latest`.
+pub fn parse_year(field: &str, year: i32, latest: i32) -> Result<i32, FieldViolation> {
+    if year == 0 {
+        return Err(FieldViolation::new(field, "is required"));
+    }
+    if !(EARLIEST_PLAUSIBLE_YEAR..=latest).contains(&year) {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be a year between {EARLIEST_PLAUSIBLE_YEAR} and {latest}"),
+        ));
+    }
+    Ok(year)
+}
+
+/// Checks the skill list as a whole: at most [`MAX_SKILLS`], none twice (ignoring case).
+pub fn check_skills(field: &str, skills: &[String]) -> Result<(), FieldViolation> {
+    if skills.len() > MAX_SKILLS {
+        return Err(FieldViolation::new(
+            field,
+            format!("must list at most {MAX_SKILLS} skills"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for skill in skills {
+        if !seen.insert(skill.to_lowercase()) {
+            return Err(FieldViolation::new(
+                field,
+                format!("lists {skill:?} more than once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a list has at most `max` entries.
+pub fn check_count<T>(field: &str, items: &[T], max: usize) -> Result<(), FieldViolation> {
+    if items.len() > max {
+        Err(FieldViolation::new(
+            field,
+            format!("must have at most {max} entries"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// What a seller shows on top of the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerProfile {
+    /// The details the seller maintains.
+    pub details: SellerDetails,
+    /// When the user became a seller (unix millis).
+    pub since: i64,
+}
+
+/// The part of the seller profile the seller writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SellerDetails {
+    /// The seller's offer.
+    pub description: String,
+    /// Skills.
+    pub skills: Vec<String>,
+    /// Past work.
+    pub portfolio: Vec<PortfolioItem>,
+    /// Degrees and courses.
+    pub education: Vec<Education>,
+    /// Certificates.
+    pub certifications: Vec<Certification>,
+}
+
+/// A piece of past work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortfolioItem {
+    /// Title.
+    pub title: String,
+    /// Description; may be empty.
+    pub description: String,
+    /// Link to the work.
+    pub url: HttpsUrl,
+    /// Image of the work, if any.
+    pub image_url: Option<HttpsUrl>,
+}
+
+/// A degree or course.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Education {
+    /// School or institution.
+    pub institution: String,
+    /// Degree or title.
+    pub degree: String,
+    /// Field of study; may be empty.
+    pub field: String,
+    /// Graduation year (may lie a few years ahead).
+    pub year: i32,
+}
+
+/// A certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certification {
+    /// Name of the certificate.
+    pub name: String,
+    /// Who issued it.
+    pub issuer: String,
+    /// Year it was obtained (not in the future).
+    pub year: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile::register(UserId::new(), "ada".to_owned(), 1_000)
+    }
+
+    fn details(description: &str) -> SellerDetails {
+        SellerDetails {
+            description: description.to_owned(),
+            skills: vec!["rust".to_owned()],
+            portfolio: Vec::new(),
+            education: Vec::new(),
+            certifications: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_profile_shows_the_username_as_display_name() {
+        let profile = profile();
+        assert_eq!(profile.display_name, "ada");
+        assert!(!profile.is_seller());
+        assert!(!profile.suspended);
+        assert_eq!(profile.updated_at, profile.created_at);
+    }
+
+    #[test]
+    fn update_changes_only_named_fields_and_detects_no_ops() {
+        let mut profile = profile();
+        let changes = ProfileChanges {
+            bio: Some("hello".to_owned()),
+            ..ProfileChanges::default()
+        };
+        assert_eq!(
+            profile.update(changes.clone(), 2_000).unwrap(),
+            Outcome::Changed
+        );
+        assert_eq!(profile.bio, "hello");
+        assert_eq!(profile.display_name, "ada");
+        assert_eq!(profile.updated_at, 2_000);
+        assert_eq!(profile.update(changes, 3_000).unwrap(), Outcome::Unchanged);
+        assert_eq!(profile.updated_at, 2_000);
+    }
+
+    #[test]
+    fn becoming_a_seller_happens_once() {
+        let mut profile = profile();
+        profile
+            .become_seller(details("I write Rust services."), 5_000)
+            .unwrap();
+        assert_eq!(profile.seller.as_ref().unwrap().since, 5_000);
+        assert!(matches!(
+            profile.become_seller(details("Again and again."), 6_000),
+            Err(UsersError::AlreadySeller)
+        ));
+    }
+
+    #[test]
+    fn only_sellers_replace_seller_details() {
+        let mut profile = profile();
+        assert!(matches!(
+            profile.replace_seller_details(details("Not a seller yet."), 2_000),
+            Err(UsersError::NotSeller)
+        ));
+        profile
+            .become_seller(details("I write Rust services."), 3_000)
+            .unwrap();
+        let outcome = profile
+            .replace_seller_details(details("I write Go services too."), 4_000)
+            .unwrap();
+        assert_eq!(outcome, Outcome::Changed);
+        let seller = profile.seller.unwrap();
+        assert_eq!(seller.since, 3_000);
+        assert_eq!(seller.details.description, "I write Go services too.");
+    }
+
+    #[test]
+    fn a_suspended_profile_cannot_change_until_unsuspended() {
+        let mut profile = profile();
+        assert_eq!(profile.suspend(2_000), Outcome::Changed);
+        assert_eq!(profile.suspend(3_000), Outcome::Unchanged);
+        assert!(matches!(
+            profile.update(ProfileChanges::default(), 4_000),
+            Err(UsersError::Suspended)
+        ));
+        assert!(matches!(
+            profile.become_seller(details("I write Rust services."), 4_000),
+            Err(UsersError::Suspended)
+        ));
+        assert_eq!(profile.unsuspend(5_000), Outcome::Changed);
+        assert!(profile.update(ProfileChanges::default(), 6_000).is_ok());
+    }
+
+    #[test]
+    fn update_mask_names_unknown_paths() {
+        assert_eq!(parse_update_mask("update_mask", &[]).unwrap().len(), 5);
+        assert_eq!(
+            parse_update_mask("update_mask", &["*".to_owned()])
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(
+            parse_update_mask("update_mask", &["bio".to_owned(), "bio".to_owned()]).unwrap(),
+            [ProfileField::Bio]
+        );
+        let violation = parse_update_mask(
+            "update_mask",
+            &[
+                "bio".to_owned(),
+                "is_seller".to_owned(),
+                "nickname".to_owned(),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(violation.field, "update_mask");
+        assert!(violation.description.contains("\"is_seller\""));
+        assert!(violation.description.contains("\"nickname\""));
+    }
+
+    #[test]
+    fn country_and_language_codes_come_from_the_iso_lists() {
+        assert_eq!(
+            CountryCode::parse("country", " de ").unwrap().as_str(),
+            "DE"
+        );
+        assert!(CountryCode::parse("country", "XX").is_err());
+        assert!(CountryCode::parse("country", "DEU").is_err());
+        assert_eq!(LanguageCode::parse("code", "EN").unwrap().as_str(), "en");
+        assert!(LanguageCode::parse("code", "xx").is_err());
+        assert!(LanguageCode::parse("code", "eng").is_err());
+    }
+
+    #[test]
+    fn languages_are_limited_and_unique() {
+        let language = |code: &str| Language {
+            code: LanguageCode::parse("code", code).unwrap(),
+            proficiency: Proficiency::Fluent,
+        };
+        assert!(check_languages("languages", &[language("en"), language("de")]).is_ok());
+        let duplicate = check_languages("languages", &[language("en"), language("en")]);
+        assert!(duplicate.unwrap_err().description.contains("\"en\""));
+        let eleven: Vec<_> = [
+            "en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "fi", "pl",
+        ]
+        .into_iter()
+        .map(language)
+        .collect();
+        assert!(check_languages("languages", &eleven).is_err());
+    }
+
+    #[test]
+    fn urls_must_be_https_without_credentials() {
+        assert_eq!(
+            HttpsUrl::parse("avatar_url", "https://cdn.example.com/a.png")
+                .unwrap()
+                .as_str(),
+            "https://cdn.example.com/a.png"
+        );
+        for bad in [
+            "http://example.com/a.png",
+            "ftp://example.com",
+            "https://",
+            "example.com/a.png",
+            "https://user:pw@example.com/",
+            "javascript:alert(1)",
+        ] {
+            assert!(HttpsUrl::parse("avatar_url", bad).is_err(), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
+        assert!(HttpsUrl::parse("avatar_url", &long).is_err());
+    }
+
+    #[test]
+    fn text_limits_count_characters_not_bytes() {
+        let fifty_umlauts = "ü".repeat(50);
+        assert!(parse_text("display_name", &fifty_umlauts, 1, 50, Lines::Single).is_ok());
+        assert!(parse_text("display_name", &"ü".repeat(51), 1, 50, Lines::Single).is_err());
+        assert!(parse_text("display_name", "   ", 1, 50, Lines::Single).is_err());
+        assert!(parse_text("display_name", "a\nb", 1, 50, Lines::Single).is_err());
+        assert!(parse_text("bio", "a\nb", 0, 600, Lines::Multiple).is_ok());
+        assert!(parse_text("bio", "a\u{0}b", 0, 600, Lines::Multiple).is_err());
+        assert_eq!(
+            parse_text("description", "short", 10, 2000, Lines::Multiple)
+                .unwrap_err()
+                .description,
+            "must be at least 10 characters"
+        );
+    }
+
+    #[test]
+    fn years_must_be_plausible() {
+        assert!(parse_year("year", 2015, 2030).is_ok());
+        assert!(parse_year("year", 0, 2030).is_err());
+        assert!(parse_year("year", 1200, 2030).is_err());
+        assert!(parse_year("year", 2031, 2030).is_err());
+    }
+
+    #[test]
+    fn skills_are_limited_and_unique_ignoring_case() {
+        assert!(check_skills("skills", &["Rust".to_owned(), "rust".to_owned()]).is_err());
+        let sixteen: Vec<String> = (0..16).map(|n| format!("skill {n}")).collect();
+        assert!(check_skills("skills", &sixteen).is_err());
+        assert!(check_skills("skills", &sixteen[..15]).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_text_is_trimmed_and_within_limits(raw in "\\PC{0,80}|[ a-z\\n\\t\\u{0}]{0,80}") {
+            if let Ok(text) = parse_text("field", &raw, 1, 50, Lines::Single) {
+                proptest::prop_assert_eq!(text.trim(), text.as_str());
+                proptest::prop_assert!((1..=50).contains(&text.chars().count()));
+                proptest::prop_assert!(!text.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn accepted_urls_are_https_and_short_enough(raw in "\\PC{0,60}|https://[a-z.]{1,20}/[ -~]{0,40}") {
+            if let Ok(url) = HttpsUrl::parse("url", &raw) {
+                proptest::prop_assert!(url.as_str().starts_with("https://"));
+                proptest::prop_assert!(url.as_str().chars().count() <= MAX_URL_CHARS);
+            }
+        }
+    }
+}

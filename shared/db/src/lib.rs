@@ -1,0 +1,19 @@
+//! Database access for every gigmesh service, on SQLite (embedded mode) or PostgreSQL
+//! (distributed mode) through one `sqlx::Any` pool.
+//!
+//! [`Db`] owns the pool and knows its [`Backend`]: it applies the SQLite pragmas gigmesh
+//! relies on (WAL, busy timeout, foreign keys), begins transactions that are safe under
+//! concurrent writers, and runs [`Migrations`] kept per backend. [`DbError`] classifies
+//! failures once (unique and foreign-key violations, an unavailable database) and maps them
+//! to [`gigmesh_errors::ApiError`]. Queries are written once in the portable SQL subset with
+//! `$1, $2` placeholders; see [`get_bool`] for the one type the two backends disagree on.
+
+mod error;
+mod migrations;
+mod pool;
+mod row;
+
+pub use error::DbError;
+pub use migrations::Migrations;
+pub use pool::{Backend, Db, Tx};
+pub use row::get_bool;

@@ -1,0 +1,254 @@
+//! The pool, migrations and error mapping on both backends.
+
+// Test helpers outside #[test] functions unwrap too: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use gigmesh_db::{Backend, Db, DbError, Migrations, get_bool};
+use gigmesh_errors::ApiError;
+use gigmesh_testing::TestDatabase;
+use sqlx::Row as _;
+
+static FIRST: Migrations = Migrations::new(
+    sqlx::migrate!("./tests/migrations/first/sqlite"),
+    sqlx::migrate!("./tests/migrations/first/postgres"),
+);
+static SECOND: Migrations = Migrations::new(
+    sqlx::migrate!("./tests/migrations/second/sqlite"),
+    sqlx::migrate!("./tests/migrations/second/postgres"),
+);
+
+async fn insert_account(db: &Db, id: &str, email: &str) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO accounts (id, email, verified, balance_minor) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(true)
+    .bind(0_i64)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn migration_sets_share_one_database_in_any_order(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let db = database.db();
+
+    db.migrate(&[&SECOND]).await.unwrap();
+    db.migrate(&[&FIRST, &SECOND]).await.unwrap();
+    db.migrate(&[&FIRST]).await.unwrap();
+
+    insert_account(db, "a1", "a@example.com").await.unwrap();
+    sqlx::query("INSERT INTO audit_log (id, message) VALUES ($1, $2)")
+        .bind("l1")
+        .bind("created")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let applied: i64 = sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 3);
+}
+
+async fn constraint_violations_are_classified(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let db = database.db();
+    db.migrate(&[&FIRST]).await.unwrap();
+    insert_account(db, "a1", "a@example.com").await.unwrap();
+
+    let duplicate = insert_account(db, "a2", "a@example.com").await.unwrap_err();
+    assert!(
+        duplicate.is_unique_violation_on("email"),
+        "unexpected error: {duplicate:?}"
+    );
+    assert!(matches!(
+        ApiError::from(duplicate),
+        ApiError::AlreadyExists(_)
+    ));
+
+    let orphan = sqlx::query("INSERT INTO sessions (id, account_id) VALUES ($1, $2)")
+        .bind("s1")
+        .bind("missing")
+        .execute(db.pool())
+        .await
+        .map_err(DbError::from)
+        .unwrap_err();
+    assert!(
+        matches!(orphan, DbError::ForeignKeyViolation { .. }),
+        "unexpected error: {orphan:?}"
+    );
+}
+
+async fn booleans_round_trip(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let db = database.db();
+    db.migrate(&[&FIRST]).await.unwrap();
+    insert_account(db, "a1", "a@example.com").await.unwrap();
+
+    let row = sqlx::query("SELECT verified FROM accounts WHERE verified = $1")
+        .bind(true)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(get_bool(&row, "verified").unwrap());
+}
+
+async fn rolled_back_transactions_leave_nothing(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let db = database.db();
+    db.migrate(&[&FIRST]).await.unwrap();
+
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO accounts (id, email, verified, balance_minor) VALUES ($1, $2, $3, $4)",
+    )
+    .bind("a1")
+    .bind("a@example.com")
+    .bind(false)
+    .bind(0_i64)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    drop(tx);
+
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM accounts")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+}
+
+/// Read-modify-write transactions from many tasks at once all succeed and none is lost:
+/// PostgreSQL locks the row (`FOR UPDATE`); on SQLite, which has no row locks, the write lock
+/// taken by `BEGIN IMMEDIATE` serialises the transactions.
+async fn concurrent_writers_do_not_fail(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let db = database.db().clone();
+    db.migrate(&[&FIRST]).await.unwrap();
+    insert_account(&db, "a1", "a@example.com").await.unwrap();
+    let select = match backend {
+        Backend::Sqlite => "SELECT balance_minor FROM accounts WHERE id = $1",
+        Backend::Postgres => "SELECT balance_minor FROM accounts WHERE id = $1 FOR UPDATE",
+    };
+
+    let writers = 24;
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            let balance: i64 = sqlx::query(select)
+                .bind("a1")
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
+            tokio::task::yield_now().await;
+            sqlx::query("UPDATE accounts SET balance_minor = $1 WHERE id = $2")
+                .bind(balance + 100)
+                .bind("a1")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let balance: i64 = sqlx::query("SELECT balance_minor FROM accounts WHERE id = $1")
+        .bind("a1")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(balance, 100 * writers);
+}
+
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(gigmesh_db::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(gigmesh_db::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    migration_sets_share_one_database_in_any_order,
+    constraint_violations_are_classified,
+    booleans_round_trip,
+    rolled_back_transactions_leave_nothing,
+);
+
+#[tokio::test]
+async fn sqlite_connections_use_wal_and_foreign_keys() {
+    let database = TestDatabase::sqlite().await;
+    let row = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(database.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>(0), "wal");
+    let row = sqlx::query("PRAGMA foreign_keys")
+        .fetch_one(database.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64, _>(0), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_writers_do_not_fail() {
+    concurrent_writers_do_not_fail(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_writers_do_not_fail() {
+    concurrent_writers_do_not_fail(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn ensure_database_creates_a_missing_postgres_database_once() {
+    let database = TestDatabase::postgres().await;
+    let url = database.url().replace("gm_test_", "gm_test_ensure_");
+    Db::ensure_database(&url).await.unwrap();
+    Db::ensure_database(&url).await.unwrap();
+    let db = Db::connect(&url, 1).await.unwrap();
+    sqlx::query("SELECT 1").execute(db.pool()).await.unwrap();
+    db.close().await;
+
+    let server = database.db();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(server.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ensure_database_creates_the_sqlite_directory() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("nested/dir/service.db");
+    let url = format!("sqlite://{}", path.display());
+    Db::ensure_database(&url).await.unwrap();
+    let db = Db::connect(&url, 2).await.unwrap();
+    assert_eq!(db.backend(), Backend::Sqlite);
+    db.close().await;
+    assert!(path.is_file());
+}

@@ -1,0 +1,15 @@
+//! Test support for gigmesh crates: what an integration test needs to start the same
+//! components production runs, isolated per test.
+//!
+//! [`TestDatabase`] gives each test an empty database on SQLite or PostgreSQL (iterate
+//! [`Backend::ALL`] to cover both); [`TestKafka`] runs a throwaway Kafka-protocol broker;
+//! [`TestSmtpServer`] runs a throwaway SMTP server whose deliveries the test reads back.
+
+mod db;
+mod kafka;
+mod smtp;
+
+pub use db::TestDatabase;
+pub use gigmesh_db::Backend;
+pub use kafka::TestKafka;
+pub use smtp::TestSmtpServer;

@@ -1,0 +1,83 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// gigmesh — the backend of a freelance marketplace, as a gRPC service mesh.
+///
+/// Start everything on this machine with `gigmesh dev` (no external dependencies; data under
+/// ./.gigmesh), then call it on 127.0.0.1:8080 with grpcurl, buf curl or any gRPC / grpc-web
+/// client. In production, run one process per service (`gigmesh serve auth`, …) on
+/// PostgreSQL and Kafka, with `gigmesh gateway` in front.
+///
+/// Configuration: defaults, then the TOML file given with --config, then environment
+/// variables GIGMESH__<SECTION>__<KEY> (e.g. GIGMESH__AUTH__DATABASE__URL). See README.md.
+#[derive(Debug, Parser)]
+#[command(name = "gigmesh", version, about, long_about)]
+pub struct Cli {
+    /// TOML configuration file (optional).
+    #[arg(long, short, global = true, env = "GIGMESH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway and every service in this process on embedded defaults
+    /// (SQLite, embedded event log, mail written to .eml files). Data survives restarts.
+    Dev {
+        /// Directory for databases, the event log and mail (default ./.gigmesh).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address of the gateway (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Do not create the demo accounts.
+        #[arg(long)]
+        no_demo_accounts: bool,
+    },
+    /// Run one service in this process (distributed mode).
+    Serve {
+        /// The service to run.
+        service: ServiceName,
+    },
+    /// Run the gateway in this process (distributed mode), in front of the services'
+    /// addresses from the configuration.
+    Gateway,
+    /// Create the databases (PostgreSQL) and apply every migration, then exit.
+    Migrate {
+        /// Only this service (default: all).
+        service: Option<ServiceName>,
+    },
+    /// Print the configuration as gigmesh sees it (secrets redacted), then exit.
+    Config,
+}
+
+/// A gigmesh service that runs as its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceName {
+    /// Accounts, credentials, sessions, signing keys.
+    Auth,
+    /// Profiles and seller profiles.
+    Users,
+    /// Email and notifications.
+    Notifications,
+}
+
+impl ServiceName {
+    /// Every service, in start order.
+    pub const ALL: [ServiceName; 3] = [Self::Auth, Self::Users, Self::Notifications];
+
+    /// The lowercase name used in configuration keys and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Users => "users",
+            Self::Notifications => "notifications",
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! One way to make a unary call in a test, over native gRPC or over grpc-web (HTTP/1.1), so
+//! the same flow runs through both protocols.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// Which protocol a [`Rpc`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Native gRPC over HTTP/2 (h2c).
+    Grpc,
+    /// grpc-web, binary, over HTTP/1.1.
+    GrpcWeb,
+}
+
+/// Makes unary calls to the gateway.
+#[derive(Clone)]
+pub struct Rpc {
+    protocol: Protocol,
+    base_url: String,
+    channel: Channel,
+    web_client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Rpc {
+    /// A client of the gateway at `address`.
+    pub async fn connect(address: std::net::SocketAddr, protocol: Protocol) -> Self {
+        let base_url = format!("http://{address}");
+        let channel = Channel::from_shared(base_url.clone())
+            .expect("valid url")
+            .connect()
+            .await
+            .expect("gateway accepts connections");
+        let web_client = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            protocol,
+            base_url,
+            channel,
+            web_client,
+        }
+    }
+
+    /// The protocol in use.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Calls `path` (e.g. `/gigmesh.auth.v1.AuthService/LogIn`) with `request`, signed in with
+    /// `token` when given.
+    pub async fn call<Request, Response>(
+        &self,
+        path: &'static str,
+        request: Request,
+        token: Option<&str>,
+    ) -> Result<Response, Status>
+    where
+        Request: Message + Send + Sync + 'static,
+        Response: Message + Default + Send + Sync + 'static,
+    {
+        match self.protocol {
+            Protocol::Grpc => self.call_grpc(path, request, token).await,
+            Protocol::GrpcWeb => self.call_grpc_web(path, request, token).await,
+        }
+    }
+
+    async fn call_grpc<Request, Response>(
+        &self,
+        path: &'static str,
+        request: Request,
+        token: Option<&str>,
+    ) -> Result<Response, Status>
+    where
+        Request: Message + Send + Sync + 'static,
+        Response: Message + Default + Send + Sync + 'static,
+    {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|error| Status::unavailable(error.to_string()))?;
+        let mut request = tonic::Request::new(request);
+        if let Some(token) = token {
+            let value: MetadataValue<_> = format!("Bearer {token}").parse().expect("ascii token");
+            request.metadata_mut().insert("authorization", value);
+        }
+        let codec = tonic_prost::ProstCodec::<Request, Response>::default();
+        grpc.unary(request, PathAndQuery::from_static(path), codec)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn call_grpc_web<Request, Response>(
+        &self,
+        path: &'static str,
+        request: Request,
+        token: Option<&str>,
+    ) -> Result<Response, Status>
+    where
+        Request: Message,
+        Response: Message + Default,
+    {
+        let message = request.encode_to_vec();
+        let mut frame = BytesMut::with_capacity(message.len() + 5);
+        frame.put_u8(0);
+        frame.put_u32(u32::try_from(message.len()).expect("small message"));
+        frame.put_slice(&message);
+
+        let mut builder = http::Request::post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/grpc-web+proto")
+            .header("accept", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .header("x-user-agent", "grpc-web-test/1.0");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let http_request = builder
+            .body(Full::new(frame.freeze()))
+            .expect("valid request");
+        let response = self
+            .web_client
+            .request(http_request)
+            .await
+            .map_err(|error| Status::unavailable(format!("grpc-web request failed: {error}")))?;
+        let (parts, body) = response.into_parts();
+        assert_eq!(
+            parts.version,
+            http::Version::HTTP_11,
+            "grpc-web test must go over HTTP/1.1"
+        );
+        if let Some(status) = status_from_headers(&parts.headers) {
+            // Trailers-only response.
+            if status.code() != Code::Ok {
+                return Err(status);
+            }
+        }
+        let mut body = body
+            .collect()
+            .await
+            .map_err(|error| Status::unavailable(format!("grpc-web body failed: {error}")))?
+            .to_bytes();
+        let mut reply = None;
+        let mut trailer_status = None;
+        while body.remaining() >= 5 {
+            let flags = body.get_u8();
+            let length = body.get_u32() as usize;
+            assert!(body.remaining() >= length, "truncated grpc-web frame");
+            let payload = body.split_to(length);
+            if flags & 0x80 != 0 {
+                trailer_status = Some(status_from_trailer_block(&payload));
+            } else {
+                reply = Some(
+                    Response::decode(payload)
+                        .map_err(|error| Status::internal(error.to_string()))?,
+                );
+            }
+        }
+        match trailer_status {
+            Some(status) if status.code() != Code::Ok => Err(status),
+            _ => reply.ok_or_else(|| Status::internal("grpc-web response without a message")),
+        }
+    }
+}
+
+fn status_from_headers(headers: &http::HeaderMap) -> Option<Status> {
+    let code = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
+    let message = headers
+        .get("grpc-message")
+        .and_then(|value| value.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    Some(Status::new(Code::from_i32(code), message))
+}
+
+fn status_from_trailer_block(block: &[u8]) -> Status {
+    let text = String::from_utf8_lossy(block);
+    let mut code = Code::Unknown;
+    let mut message = String::new();
+    for line in text.split("\r\n") {
+        if let Some((name, value)) = line.split_once(':') {
+            match name.trim().to_ascii_lowercase().as_str() {
+                "grpc-status" => code = Code::from_i32(value.trim().parse().unwrap_or(2)),
+                "grpc-message" => message = percent_decode(value.trim()),
+                _ => {}
+            }
+        }
+    }
+    Status::new(code, message)
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&value[index + 1..index + 3], 16)
+        {
+            decoded.push(byte);
+            index += 3;
+            continue;
+        }
+        decoded.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
