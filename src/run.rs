@@ -29,12 +29,6 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str, &[gigmesh_auth::Role])] = &[
         &[gigmesh_auth::Role::Buyer, gigmesh_auth::Role::Admin],
     ),
     (
-        "seller@gigmesh.dev",
-        "demo_seller",
-        "seller-password-1",
-        &[gigmesh_auth::Role::Buyer],
-    ),
-    (
         "buyer@gigmesh.dev",
         "demo_buyer",
         "buyer-password-1",

@@ -2,17 +2,15 @@
 //! gRPC routes and the background tasks (outbox relay, `gigmesh.users.v1` consumer).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use gigmesh_auth::{JwksSource, Role, SigningKey, TokenSigner, TokenVerifier};
 use gigmesh_db::{Db, Migrations};
-use gigmesh_events::{BackgroundTask, Consumer, Relay, SharedBus};
+use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay, SharedBus};
 use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::auth::Jwk;
 use gigmesh_proto::auth::auth_service_server::{AuthServiceServer, SERVICE_NAME};
 use gigmesh_types::now_millis;
-use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::api::{AuthApi, AuthCore};
@@ -20,11 +18,6 @@ pub use crate::config::Config;
 use crate::credentials::PasswordHasher;
 use crate::events::{AUTH_TOPIC, CONSUMER_NAME, USERS_TOPIC, UsersEventHandler};
 use crate::store;
-
-/// First pause before subscribing again when the bus is unreachable at start.
-const SUBSCRIBE_RETRY_BASE: Duration = Duration::from_millis(200);
-/// Longest pause between subscription attempts.
-const SUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// The auth service's own tables (accounts, sessions, keys, log-in counters).
 pub static MIGRATIONS: Migrations = gigmesh_db::migrations!();
@@ -103,10 +96,7 @@ impl App {
 
     /// The outbox relay and the `gigmesh.users.v1` consumer, to run until shutdown.
     pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![
-            Box::new(self.relay()),
-            Box::new(UsersConsumerTask { app: self.clone() }),
-        ]
+        vec![Box::new(self.relay()), Box::new(self.users_events())]
     }
 
     /// The relay that publishes auth's outbox to `gigmesh.auth.v1`.
@@ -114,19 +104,24 @@ impl App {
         Relay::new(self.core.db.clone(), self.bus.clone()).with_name("auth")
     }
 
-    /// The consumer of `gigmesh.users.v1` (grants the seller role), for the caller to run or
-    /// to step with `poll_once`.
-    pub async fn users_consumer(&self) -> anyhow::Result<Consumer> {
-        let consumer = Consumer::new(
+    /// The consumer of `gigmesh.users.v1` (grants the seller role), not yet subscribed.
+    pub fn users_events(&self) -> ConsumerSpec {
+        ConsumerSpec::new(
             CONSUMER_NAME,
             self.core.db.clone(),
             self.bus.clone(),
             &[USERS_TOPIC],
             Arc::new(UsersEventHandler),
         )
-        .await
-        .context("cannot subscribe to gigmesh.users.v1")?;
-        Ok(consumer)
+    }
+
+    /// The consumer of `gigmesh.users.v1`, subscribed, for the caller to step with
+    /// `poll_once`.
+    pub async fn users_consumer(&self) -> anyhow::Result<Consumer> {
+        self.users_events()
+            .subscribe()
+            .await
+            .context("cannot subscribe to gigmesh.users.v1")
     }
 
     /// Verifies access tokens with auth's own keys.
@@ -183,40 +178,6 @@ async fn load_or_create_signing_key(db: &Db) -> anyhow::Result<SigningKey> {
         .first()
         .context("no signing key after creating one")?;
     SigningKey::from_pkcs8_der(newest.kid.clone(), &newest.private_key_der)
-}
-
-/// Subscribes the users consumer when it starts (retrying while the bus is unreachable),
-/// then runs it until shutdown.
-struct UsersConsumerTask {
-    app: App,
-}
-
-#[async_trait::async_trait]
-impl BackgroundTask for UsersConsumerTask {
-    fn name(&self) -> &str {
-        CONSUMER_NAME
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) {
-        let mut pause = SUBSCRIBE_RETRY_BASE;
-        loop {
-            match self.app.users_consumer().await {
-                Ok(consumer) => return consumer.run(shutdown).await,
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "cannot start the users event consumer yet"
-                    );
-                }
-            }
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-            pause = (pause * 2).min(SUBSCRIBE_RETRY_MAX);
-        }
-    }
 }
 
 /// Reads the public keys from auth's own database.

@@ -2,26 +2,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use gigmesh_config::{Problems, Secret, Validate};
-use gigmesh_events::{BackgroundTask, Consumer};
+use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
 use gigmesh_grpc::ServiceDeps;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::domain::WebApp;
 use crate::events::{AUTH_TOPIC, AuthEventsHandler, CONSUMER_NAME};
 use crate::mailer::{Mailer, mailer_from_config};
 use crate::store::{self, SentMail};
-
-/// First pause before subscribing again when the bus cannot be reached at start.
-const SUBSCRIBE_RETRY_BASE: Duration = Duration::from_millis(200);
-/// Longest pause between subscription attempts.
-const SUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
@@ -248,28 +241,34 @@ impl App {
         Vec::new()
     }
 
-    /// The consumer of auth's events, for the caller to run or to step with `poll_once`.
-    pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
+    /// The consumer of auth's events, not yet subscribed.
+    pub fn auth_events(&self) -> anyhow::Result<ConsumerSpec> {
         let handler = AuthEventsHandler::new(
             self.mailer.clone(),
             self.sender()?,
             WebApp::new(&self.config.web_app_url),
         );
-        let consumer = Consumer::new(
+        Ok(ConsumerSpec::new(
             CONSUMER_NAME,
             self.deps.db.clone(),
             self.deps.bus.clone(),
             &[AUTH_TOPIC],
             Arc::new(handler),
         )
-        .await?
-        .with_max_attempts(self.config.event_max_attempts);
-        Ok(consumer)
+        .with_max_attempts(self.config.event_max_attempts))
+    }
+
+    /// The consumer of auth's events, subscribed, for the caller to step with `poll_once`.
+    pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.auth_events()?.subscribe().await?)
     }
 
     /// The loops the process runs beside the gRPC server: the auth events consumer.
     pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(AuthEventsTask { app: self.clone() })]
+        // The sender address was validated when the app was built.
+        self.auth_events()
+            .map(|consumer| vec![Box::new(consumer) as Box<dyn BackgroundTask>])
+            .unwrap_or_default()
     }
 
     /// Every mail recorded as sent to `recipient`, oldest first.
@@ -284,38 +283,6 @@ impl App {
             .from
             .parse()
             .with_context(|| format!("parse the sender address {:?}", self.config.from))
-    }
-}
-
-/// Subscribes the auth events consumer when it starts (retrying while the bus cannot be
-/// reached), then runs it until shutdown.
-struct AuthEventsTask {
-    app: App,
-}
-
-#[async_trait::async_trait]
-impl BackgroundTask for AuthEventsTask {
-    fn name(&self) -> &str {
-        CONSUMER_NAME
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) {
-        let mut pause = SUBSCRIBE_RETRY_BASE;
-        loop {
-            match self.app.auth_events_consumer().await {
-                Ok(consumer) => return consumer.run(shutdown).await,
-                Err(error) => tracing::warn!(
-                    error = format!("{error:#}"),
-                    "cannot start the auth events consumer yet"
-                ),
-            }
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-            pause = (pause * 2).min(SUBSCRIBE_RETRY_MAX);
-        }
     }
 }
 

@@ -1,25 +1,17 @@
 //! Configuration and assembly of the user service.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use gigmesh_config::{Problems, Validate};
-use gigmesh_events::{BackgroundTask, Consumer, Relay};
+use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay};
 use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::users::user_service_server::{SERVICE_NAME, UserServiceServer};
 use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::api::UserApi;
 use crate::events::{AUTH_TOPIC, AuthEventsHandler, CONSUMER_NAME, USERS_TOPIC};
-
-/// First pause before subscribing again when the bus cannot be reached at start.
-const SUBSCRIBE_RETRY_BASE: Duration = Duration::from_millis(200);
-/// Longest pause between subscription attempts.
-const SUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
@@ -98,18 +90,21 @@ impl App {
         vec![SERVICE_NAME.to_owned()]
     }
 
-    /// The consumer of auth's events, for the caller to run or to step with `poll_once`.
-    pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
-        let consumer = Consumer::new(
+    /// The consumer of auth's events, not yet subscribed.
+    pub fn auth_events(&self) -> ConsumerSpec {
+        ConsumerSpec::new(
             CONSUMER_NAME,
             self.deps.db.clone(),
             self.deps.bus.clone(),
             &[AUTH_TOPIC],
             Arc::new(AuthEventsHandler),
         )
-        .await?
-        .with_max_attempts(self.config.event_max_attempts);
-        Ok(consumer)
+        .with_max_attempts(self.config.event_max_attempts)
+    }
+
+    /// The consumer of auth's events, subscribed, for the caller to step with `poll_once`.
+    pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.auth_events().subscribe().await?)
     }
 
     /// The relay that publishes this service's outbox, for the caller to run or to step with
@@ -121,42 +116,7 @@ impl App {
     /// The loops the process runs beside the gRPC server: the outbox relay and the auth
     /// events consumer.
     pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![
-            Box::new(self.relay()),
-            Box::new(AuthEventsTask { app: self.clone() }),
-        ]
-    }
-}
-
-/// Subscribes the auth events consumer when it starts (retrying while the bus cannot be
-/// reached), then runs it until shutdown.
-struct AuthEventsTask {
-    app: App,
-}
-
-#[async_trait::async_trait]
-impl BackgroundTask for AuthEventsTask {
-    fn name(&self) -> &str {
-        CONSUMER_NAME
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) {
-        let mut pause = SUBSCRIBE_RETRY_BASE;
-        loop {
-            match self.app.auth_events_consumer().await {
-                Ok(consumer) => return consumer.run(shutdown).await,
-                Err(error) => tracing::warn!(
-                    error = format!("{error:#}"),
-                    "cannot start the auth events consumer yet"
-                ),
-            }
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-            pause = (pause * 2).min(SUBSCRIBE_RETRY_MAX);
-        }
+        vec![Box::new(self.relay()), Box::new(self.auth_events())]
     }
 }
 

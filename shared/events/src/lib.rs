@@ -10,6 +10,7 @@
 
 mod bus;
 mod consumer;
+mod consumer_spec;
 mod embedded;
 mod kafka;
 mod metrics;
@@ -19,6 +20,7 @@ mod task;
 
 pub use bus::{BusError, EventBus, IncomingRecord, OutgoingRecord, SharedBus, Subscription};
 pub use consumer::{Consumer, ConsumerError, EventHandler, HandlerError, PollOutcome};
+pub use consumer_spec::ConsumerSpec;
 pub use embedded::EmbeddedBus;
 pub use gigmesh_proto::gigmesh::events::v1::Envelope;
 pub use kafka::{KafkaBus, KafkaOptions};

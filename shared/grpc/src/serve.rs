@@ -34,7 +34,8 @@ impl Default for ServeOptions {
 }
 
 /// Health (overall and per service, SERVING) and reflection (v1 and v1alpha) over every
-/// gigmesh proto, as routes to add beside a service's own.
+/// gigmesh proto, plus the `google.rpc` error details so tools like grpcurl can show
+/// `BadRequest` field violations, as routes to add beside a service's own.
 pub async fn reflection_routes(service_names: &[String]) -> anyhow::Result<Routes> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -48,11 +49,13 @@ pub async fn reflection_routes(service_names: &[String]) -> anyhow::Result<Route
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gigmesh_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("cannot build the reflection service")?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gigmesh_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("cannot build the reflection service")?;
     Ok(Routes::new(health_service)
