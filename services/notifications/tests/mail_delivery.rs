@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gigmesh_auth::{SigningKey, TokenVerifier};
-use gigmesh_events::{Consumer, EmbeddedBus, Envelope, OutgoingRecord, PollOutcome, SharedBus};
+use gigmesh_events::{Consumer, EmbeddedBus, Envelope, PollOutcome, SharedBus};
 use gigmesh_grpc::{ServeOptions, ServiceDeps};
 use gigmesh_notifications::{AUTH_TOPIC, App, Config, MailerKind, SmtpConfig, SmtpTls};
 use gigmesh_proto::EventMessage;
@@ -18,7 +18,6 @@ use gigmesh_proto::auth::{
 use gigmesh_testing::{Backend, TestDatabase, TestSmtpServer};
 use gigmesh_types::{now_millis, timestamp_from_millis};
 use mail_parser::{Message, MessageParser};
-use prost::Message as _;
 use sqlx::Row as _;
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -82,41 +81,16 @@ impl TestNotifications {
     /// Publishes an auth event as auth's relay would.
     async fn publish<E: EventMessage>(&self, event: &E) -> Envelope {
         let user_id = Uuid::now_v7().to_string();
-        let envelope = Envelope {
-            event_id: Uuid::now_v7().to_string(),
-            event_type: E::EVENT_TYPE.to_owned(),
-            aggregate_id: user_id,
-            occur_time: Some(timestamp_from_millis(1_700_000_000_000)),
-            producer: "auth".to_owned(),
-            trace_context: Default::default(),
-            payload: event.encode_to_vec(),
-        };
-        self.publish_envelope(&envelope).await;
-        envelope
+        gigmesh_testing::publish_event(&self.bus, AUTH_TOPIC, &user_id, event).await
     }
 
     async fn publish_envelope(&self, envelope: &Envelope) {
-        self.bus
-            .publish(OutgoingRecord {
-                topic: AUTH_TOPIC.to_owned(),
-                key: envelope.aggregate_id.clone(),
-                payload: envelope.encode_to_vec(),
-                headers: Vec::new(),
-            })
-            .await
-            .expect("publish");
+        gigmesh_testing::publish_envelope(&self.bus, AUTH_TOPIC, envelope).await;
     }
 
     /// Steps the consumer until no record is left; returns what each step did.
     async fn consume(&mut self) -> Vec<PollOutcome> {
-        let mut outcomes = Vec::new();
-        loop {
-            let outcome = self.consumer.poll_once(STEP_WAIT).await.expect("poll");
-            if outcome == PollOutcome::Idle {
-                return outcomes;
-            }
-            outcomes.push(outcome);
-        }
+        self.consumer.drain(STEP_WAIT).await.expect("poll")
     }
 
     /// The `.eml` files written so far.
@@ -277,12 +251,15 @@ async fn reset_mail_links_to_the_reset_page_for_one_hour(backend: Backend) {
 
 async fn password_change_sends_a_security_notice(backend: Backend) {
     let mut service = TestNotifications::start(backend, |_| {}).await;
-    service
-        .publish(&PasswordChanged {
-            user_id: Uuid::now_v7().to_string(),
-            email: "carol@example.com".to_owned(),
-        })
-        .await;
+    let user_id = Uuid::now_v7().to_string();
+    let event = PasswordChanged {
+        user_id: user_id.clone(),
+        email: "carol@example.com".to_owned(),
+    };
+    // The notice names the moment of the change, which is when the event occurred.
+    let mut envelope = gigmesh_events::new_envelope(AUTH_TOPIC, &user_id, &event);
+    envelope.occur_time = Some(timestamp_from_millis(1_700_000_000_000));
+    service.publish_envelope(&envelope).await;
     service.consume().await;
 
     let files = service.mail_files();

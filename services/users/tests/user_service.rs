@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gigmesh_auth::{ACCESS_TOKEN_LIFETIME, Claims, Role, SigningKey, TokenSigner, TokenVerifier};
 use gigmesh_events::{
-    Consumer, EmbeddedBus, Envelope, OutgoingRecord, PollOutcome, SharedBus, Subscription, decode,
+    Consumer, EmbeddedBus, Envelope, PollOutcome, SharedBus, Subscription, decode,
 };
 use gigmesh_grpc::{ServeOptions, ServiceDeps};
 use gigmesh_proto::EventMessage;
@@ -120,41 +120,16 @@ impl TestUsers {
     /// Publishes an auth event as auth's relay would: an envelope on `gigmesh.auth.v1`
     /// keyed by the account id.
     async fn publish_auth_event<E: EventMessage>(&self, user_id: &str, event: &E) -> Envelope {
-        let envelope = Envelope {
-            event_id: Uuid::now_v7().to_string(),
-            event_type: E::EVENT_TYPE.to_owned(),
-            aggregate_id: user_id.to_owned(),
-            occur_time: Some(timestamp_from_millis(now_millis())),
-            producer: "auth".to_owned(),
-            trace_context: Default::default(),
-            payload: event.encode_to_vec(),
-        };
-        self.publish_envelope(&envelope).await;
-        envelope
+        gigmesh_testing::publish_event(&self.bus, AUTH_TOPIC, user_id, event).await
     }
 
     async fn publish_envelope(&self, envelope: &Envelope) {
-        self.bus
-            .publish(OutgoingRecord {
-                topic: AUTH_TOPIC.to_owned(),
-                key: envelope.aggregate_id.clone(),
-                payload: envelope.encode_to_vec(),
-                headers: Vec::new(),
-            })
-            .await
-            .expect("publish");
+        gigmesh_testing::publish_envelope(&self.bus, AUTH_TOPIC, envelope).await;
     }
 
     /// Steps the consumer until no record is left; returns what each step did.
     async fn consume_auth_events(&mut self) -> Vec<PollOutcome> {
-        let mut outcomes = Vec::new();
-        loop {
-            let outcome = self.consumer.poll_once(STEP_WAIT).await.expect("poll");
-            if outcome == PollOutcome::Idle {
-                return outcomes;
-            }
-            outcomes.push(outcome);
-        }
+        self.consumer.drain(STEP_WAIT).await.expect("poll")
     }
 
     /// Publishes the outbox and returns every envelope that reached `gigmesh.users.v1` since

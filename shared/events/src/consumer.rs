@@ -202,6 +202,17 @@ impl Consumer {
         &self.name
     }
 
+    /// Steps until a wait of `wait` finds nothing; returns what each step did.
+    pub async fn drain(&mut self, wait: Duration) -> Result<Vec<PollOutcome>, ConsumerError> {
+        let mut outcomes = Vec::new();
+        loop {
+            match self.poll_once(wait).await? {
+                PollOutcome::Idle => return Ok(outcomes),
+                outcome => outcomes.push(outcome),
+            }
+        }
+    }
+
     /// One step: takes the record being retried, or waits at most `wait` for the next one,
     /// and processes it.
     pub async fn poll_once(&mut self, wait: Duration) -> Result<PollOutcome, ConsumerError> {

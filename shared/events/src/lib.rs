@@ -24,7 +24,7 @@ pub use consumer_spec::ConsumerSpec;
 pub use embedded::EmbeddedBus;
 pub use gigmesh_proto::gigmesh::events::v1::Envelope;
 pub use kafka::{KafkaBus, KafkaOptions};
-pub use outbox::{decode, enqueue};
+pub use outbox::{decode, enqueue, new_envelope};
 pub use relay::{Relay, RelayError};
 pub use task::BackgroundTask;
 

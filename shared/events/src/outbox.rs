@@ -21,15 +21,7 @@ pub async fn enqueue<E: EventMessage>(
 ) -> Result<EventId, DbError> {
     let event_id = EventId::new();
     let now = now_millis();
-    let envelope = Envelope {
-        event_id: event_id.to_string(),
-        event_type: E::EVENT_TYPE.to_owned(),
-        aggregate_id: aggregate_id.to_owned(),
-        occur_time: Some(timestamp_from_millis(now)),
-        producer: producer_of(topic).to_owned(),
-        trace_context: gigmesh_telemetry::propagation::current_trace_context(),
-        payload: event.encode_to_vec(),
-    };
+    let envelope = envelope_for(event_id, now, topic, aggregate_id, event);
     sqlx::query(
         "INSERT INTO outbox (event_id, topic, record_key, event_type, envelope, create_time) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -49,6 +41,31 @@ pub async fn enqueue<E: EventMessage>(
         "event enqueued"
     );
     Ok(event_id)
+}
+
+/// A new envelope for `event` about `aggregate_id` on `topic`, occurring now, in the current
+/// trace: what [`enqueue`] stores and the relay publishes. Tests use it to publish an event
+/// as another service's relay would.
+pub fn new_envelope<E: EventMessage>(topic: &str, aggregate_id: &str, event: &E) -> Envelope {
+    envelope_for(EventId::new(), now_millis(), topic, aggregate_id, event)
+}
+
+fn envelope_for<E: EventMessage>(
+    event_id: EventId,
+    occurred_at_millis: i64,
+    topic: &str,
+    aggregate_id: &str,
+    event: &E,
+) -> Envelope {
+    Envelope {
+        event_id: event_id.to_string(),
+        event_type: E::EVENT_TYPE.to_owned(),
+        aggregate_id: aggregate_id.to_owned(),
+        occur_time: Some(timestamp_from_millis(occurred_at_millis)),
+        producer: producer_of(topic).to_owned(),
+        trace_context: gigmesh_telemetry::propagation::current_trace_context(),
+        payload: event.encode_to_vec(),
+    }
 }
 
 /// The event carried by `envelope` when it is of type `E`; `None` for other types, so a

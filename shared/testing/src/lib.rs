@@ -3,13 +3,16 @@
 //!
 //! [`TestDatabase`] gives each test an empty database on SQLite or PostgreSQL (iterate
 //! [`Backend::ALL`] to cover both); [`TestKafka`] runs a throwaway Kafka-protocol broker;
-//! [`TestSmtpServer`] runs a throwaway SMTP server whose deliveries the test reads back.
+//! [`TestSmtpServer`] runs a throwaway SMTP server whose deliveries the test reads back;
+//! [`publish_event`] feeds a service the events another service would publish.
 
 mod db;
+mod events;
 mod kafka;
 mod smtp;
 
 pub use db::TestDatabase;
+pub use events::{publish_envelope, publish_event};
 pub use gigmesh_db::Backend;
 pub use kafka::TestKafka;
 pub use smtp::TestSmtpServer;
