@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use gigmesh_auth::{SigningKey, TokenVerifier};
 use gigmesh_events::{Consumer, EmbeddedBus, Envelope, PollOutcome, SharedBus};
-use gigmesh_grpc::{ServeOptions, ServiceDeps};
+use gigmesh_grpc::ServiceDeps;
 use gigmesh_notifications::{AUTH_TOPIC, App, Config, MailerKind, SmtpConfig, SmtpTls};
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::{
@@ -434,27 +434,9 @@ async fn an_unreachable_smtp_server_is_retried_then_dead_lettered(backend: Backe
 
 async fn the_service_serves_health_without_rpcs_of_its_own(backend: Backend) {
     let service = TestNotifications::start(backend, |_| {}).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let options = ServeOptions {
-        service_names: service.app.service_names(),
-        ..ServeOptions::default()
-    };
-    let server = tokio::spawn(gigmesh_grpc::serve(
-        listener,
-        service.app.routes(),
-        options,
-        shutdown.clone(),
-    ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let server =
+        gigmesh_testing::TestServer::start(service.app.routes(), service.app.service_names()).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     let response = health
         .check(tonic_health::pb::HealthCheckRequest {
             service: String::new(),
@@ -466,8 +448,7 @@ async fn the_service_serves_health_without_rpcs_of_its_own(backend: Backend) {
         response.status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
-    shutdown.cancel();
-    server.await.expect("join").expect("serve");
+    server.stop().await;
 }
 
 /// Runs each scenario as its own test on SQLite and on PostgreSQL.

@@ -3,14 +3,11 @@
 //! embedded bus and the service's consumer is stepped with `poll_once`; what the service
 //! emits is read back from the bus after stepping its outbox relay.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use gigmesh_auth::{ACCESS_TOKEN_LIFETIME, Claims, Role, SigningKey, TokenSigner, TokenVerifier};
-use gigmesh_events::{
-    Consumer, EmbeddedBus, Envelope, PollOutcome, SharedBus, Subscription, decode,
-};
-use gigmesh_grpc::{ServeOptions, ServiceDeps};
+use gigmesh_events::{Consumer, Envelope, PollOutcome, SharedBus, Subscription, decode};
+use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::{AccountSuspended, AccountUnsuspended, UserRegistered};
 use gigmesh_proto::users::get_public_profile_request::User as PublicProfileKey;
@@ -20,15 +17,11 @@ use gigmesh_proto::users::{
     Language, PortfolioItem, Proficiency, Profile, ProfileChanged, SellerActivated, SellerProfile,
     UpdateMyProfileRequest, UpdateMySellerProfileRequest,
 };
-use gigmesh_testing::{Backend, TestDatabase};
+use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
 use gigmesh_types::{now_millis, timestamp_from_millis};
 use gigmesh_users::{AUTH_TOPIC, App, Config, USERS_TOPIC};
 use prost::Message as _;
 use prost_types::FieldMask;
-use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt as _;
@@ -45,10 +38,9 @@ struct TestUsers {
     bus: SharedBus,
     observer: Box<dyn Subscription>,
     signer: TokenSigner,
-    shutdown: CancellationToken,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
+    _server: TestServer,
     _database: TestDatabase,
-    _bus_directory: TempDir,
+    _bus: TestBus,
 }
 
 /// A registered account as a test knows it.
@@ -61,12 +53,8 @@ struct Account {
 impl TestUsers {
     async fn start(backend: Backend) -> TestUsers {
         let database = TestDatabase::new(backend).await;
-        let bus_directory = tempfile::tempdir().expect("bus directory");
-        let bus: SharedBus = Arc::new(
-            EmbeddedBus::open(bus_directory.path().join("bus.db"))
-                .await
-                .expect("open the embedded bus"),
-        );
+        let test_bus = TestBus::embedded().await;
+        let bus = test_bus.bus();
         bus.ensure_topics(&[AUTH_TOPIC, USERS_TOPIC])
             .await
             .expect("create topics");
@@ -87,22 +75,8 @@ impl TestUsers {
             .await
             .expect("observe the users topic");
 
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let shutdown = CancellationToken::new();
-        let options = ServeOptions {
-            service_names: app.service_names(),
-            ..ServeOptions::default()
-        };
-        let server = tokio::spawn(gigmesh_grpc::serve(
-            listener,
-            app.routes(),
-            options,
-            shutdown.clone(),
-        ));
-        let client = UserServiceClient::connect(format!("http://{address}"))
-            .await
-            .expect("connect");
+        let server = TestServer::start(app.routes(), app.service_names()).await;
+        let client = UserServiceClient::new(server.channel().await);
         TestUsers {
             client,
             consumer,
@@ -110,10 +84,9 @@ impl TestUsers {
             bus,
             observer,
             signer,
-            shutdown,
-            server: Some(server),
+            _server: server,
             _database: database,
-            _bus_directory: bus_directory,
+            _bus: test_bus,
         }
     }
 
@@ -227,15 +200,6 @@ impl TestUsers {
             .get_public_profile(GetPublicProfileRequest { user: Some(key) })
             .await
             .map(tonic::Response::into_inner)
-    }
-}
-
-impl Drop for TestUsers {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
     }
 }
 

@@ -4,15 +4,19 @@
 //! [`TestDatabase`] gives each test an empty database on SQLite or PostgreSQL (iterate
 //! [`Backend::ALL`] to cover both); [`TestKafka`] runs a throwaway Kafka-protocol broker;
 //! [`TestSmtpServer`] runs a throwaway SMTP server whose deliveries the test reads back;
-//! [`publish_event`] feeds a service the events another service would publish.
+//! [`publish_event`] feeds a service the events another service would publish;
+//! [`TestServer`] serves a service's routes exactly as production does, on a random port,
+//! and [`TestBus`] gives it an embedded event log of its own.
 
 mod db;
 mod events;
 mod kafka;
+mod server;
 mod smtp;
 
 pub use db::TestDatabase;
 pub use events::{publish_envelope, publish_event};
 pub use gigmesh_db::Backend;
 pub use kafka::TestKafka;
+pub use server::{TestBus, TestServer};
 pub use smtp::TestSmtpServer;

@@ -2,26 +2,22 @@
 //! 127.0.0.1:0 with a fresh database and a fresh embedded event log, and drives its
 //! background loops one step at a time.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use gigmesh_auth::{Claims, Role, TokenVerifier};
 use gigmesh_auth_service::{AUTH_TOPIC, App, Argon2Config, Config, ThrottleConfig, USERS_TOPIC};
 use gigmesh_events::{
-    Consumer, EmbeddedBus, Envelope, OutgoingRecord, PollOutcome, Relay, SharedBus, Subscription,
+    Consumer, Envelope, OutgoingRecord, PollOutcome, Relay, SharedBus, Subscription,
 };
-use gigmesh_grpc::{ServeOptions, ServiceDeps};
+use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
 use gigmesh_proto::auth::{
     self as proto, EmailVerificationRequested, GetJwksRequest, LogInRequest, LogInResponse,
     PasswordResetRequested, SignUpRequest, VerifyEmailRequest,
 };
-use gigmesh_testing::{Backend, TestDatabase};
+use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
 use prost::Message as _;
-use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt as _;
@@ -78,14 +74,8 @@ pub struct TestAuth {
     consumer: Consumer,
     published: Box<dyn Subscription>,
     events: Vec<Envelope>,
-    shutdown: CancellationToken,
-    _bus_directory: TempDir,
-}
-
-impl Drop for TestAuth {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _server: TestServer,
+    _bus: TestBus,
 }
 
 impl TestAuth {
@@ -97,29 +87,11 @@ impl TestAuth {
     /// Starts the service with `config`.
     pub async fn start_with(backend: Backend, config: Config) -> Self {
         let database = TestDatabase::new(backend).await;
-        let bus_directory = tempfile::tempdir().expect("temporary directory for the event log");
-        let bus: SharedBus = Arc::new(
-            EmbeddedBus::open(bus_directory.path().join("bus.db"))
-                .await
-                .expect("open the embedded event log"),
-        );
+        let test_bus = TestBus::embedded().await;
+        let bus = test_bus.bus();
         let app = build_app(&database, &bus, config).await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("local address");
-        let shutdown = CancellationToken::new();
-        let options = ServeOptions {
-            service_names: app.service_names(),
-            ..ServeOptions::default()
-        };
-        tokio::spawn(gigmesh_grpc::serve(
-            listener,
-            app.routes(),
-            options,
-            shutdown.clone(),
-        ));
-        let client = AuthServiceClient::connect(format!("http://{address}"))
-            .await
-            .expect("connect to the auth service");
+        let server = TestServer::start(app.routes(), app.service_names()).await;
+        let client = AuthServiceClient::new(server.channel().await);
         let relay = app.relay();
         let consumer = app.users_consumer().await.expect("users consumer");
         let published = bus
@@ -135,8 +107,8 @@ impl TestAuth {
             consumer,
             published,
             events: Vec::new(),
-            shutdown,
-            _bus_directory: bus_directory,
+            _server: server,
+            _bus: test_bus,
         }
     }
 
