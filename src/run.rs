@@ -56,9 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { service } => Mode::Migrate(*service),
         Command::Config => Mode::Dev,
     };
-    let mut config: GigmeshConfig = figment
-        .extract()
-        .map_err(|error| anyhow::anyhow!("cannot read the configuration: {error}"))?;
+    let mut config: GigmeshConfig = gigmesh_config::extract(&figment)?;
     if matches!(cli.command, Command::Dev { .. } | Command::Config) {
         config = config.with_dev_defaults();
     }

@@ -50,13 +50,30 @@ fn decode(raw: &str) -> String {
         .replace("=3D", "=")
 }
 
+/// Whether `raw` holds a whole message: a multipart message ends with its closing boundary.
+/// A file can be read while its writer is still at work (lettre's file transport writes the
+/// `.eml` in place), and a cut-off message must not yield a cut-off token.
+fn is_complete(raw: &str) -> bool {
+    let Some(start) = raw.find("boundary=") else {
+        return true;
+    };
+    let boundary: String = raw[start + "boundary=".len()..]
+        .trim_start_matches('"')
+        .chars()
+        .take_while(|c| !matches!(c, '"' | ';' | '\r' | '\n'))
+        .collect();
+    raw.contains(&format!("--{boundary}--"))
+}
+
 fn read_all(directory: &Path) -> Vec<ReceivedMail> {
     let mut found = Vec::new();
     let Ok(entries) = walk(directory) else {
         return found;
     };
     for path in entries {
-        if let Ok(raw) = std::fs::read_to_string(&path) {
+        if let Ok(raw) = std::fs::read_to_string(&path)
+            && is_complete(&raw)
+        {
             found.push(ReceivedMail {
                 decoded: decode(&raw),
                 raw,
@@ -66,11 +83,16 @@ fn read_all(directory: &Path) -> Vec<ReceivedMail> {
     found
 }
 
+/// Every file under `directory`, except a Maildir's `tmp` folder, where deliveries are
+/// written before they are moved to `new` (readers must ignore it).
 fn walk(directory: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(directory)? {
         let path = entry?.path();
         if path.is_dir() {
+            if path.file_name().is_some_and(|name| name == "tmp") {
+                continue;
+            }
             files.extend(walk(&path)?);
         } else {
             files.push(path);

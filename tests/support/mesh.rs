@@ -134,3 +134,256 @@ pub async fn terminate(child: &mut Child) {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
+
+/// One gigmesh process of a [`DistributedMesh`].
+pub struct MeshProcess {
+    pub name: &'static str,
+    pub address: SocketAddr,
+    pub child: Child,
+}
+
+/// The mesh as production runs it: `gigmesh migrate` once, then `gigmesh serve auth`,
+/// `gigmesh serve users`, `gigmesh serve notifications` and `gigmesh gateway` as separate
+/// processes on their own 127.0.0.1 ports, configured only through `GIGMESH__` environment
+/// variables, on one fresh PostgreSQL database per service, a Kafka-protocol broker (tansu,
+/// in memory) and an SMTP server (aiosmtpd) that delivers into a maildir.
+///
+/// Fields drop in order: the processes are killed first, then the broker and the SMTP
+/// server stop, then the databases are dropped.
+pub struct DistributedMesh {
+    /// The gateway, the only address clients call.
+    pub address: SocketAddr,
+    /// auth, users, notifications, gateway: in start order.
+    pub processes: Vec<MeshProcess>,
+    pub kafka: gigmesh_testing::TestKafka,
+    pub smtp: gigmesh_testing::TestSmtpServer,
+    /// auth, users, notifications.
+    pub databases: [gigmesh_testing::TestDatabase; 3],
+    logs: tempfile::TempDir,
+}
+
+/// The services, in start order; each name is also its configuration section.
+const DISTRIBUTED_SERVICES: [&str; 3] = ["auth", "users", "notifications"];
+
+impl DistributedMesh {
+    /// Starts the whole mesh and waits until every process answers health with SERVING.
+    pub async fn start() -> Self {
+        let (kafka, smtp, auth_db, users_db, notifications_db) = tokio::join!(
+            gigmesh_testing::TestKafka::start(),
+            gigmesh_testing::TestSmtpServer::start(),
+            gigmesh_testing::TestDatabase::postgres(),
+            gigmesh_testing::TestDatabase::postgres(),
+            gigmesh_testing::TestDatabase::postgres(),
+        );
+        let mut mesh = Self {
+            address: loopback(free_port()),
+            processes: Vec::new(),
+            kafka,
+            smtp,
+            databases: [auth_db, users_db, notifications_db],
+            logs: tempfile::tempdir().expect("temp dir for logs"),
+        };
+        mesh.migrate().await;
+
+        let addresses: Vec<SocketAddr> = DISTRIBUTED_SERVICES
+            .iter()
+            .map(|_| loopback(free_port()))
+            .collect();
+        for (index, service) in DISTRIBUTED_SERVICES.into_iter().enumerate() {
+            let mut command = gigmesh(&["serve", service]);
+            mesh.bus_environment(&mut command);
+            let section = service.to_uppercase();
+            command
+                .env(
+                    format!("GIGMESH__{section}__LISTEN"),
+                    addresses[index].to_string(),
+                )
+                .env(
+                    format!("GIGMESH__{section}__DATABASE__URL"),
+                    mesh.databases[index].url(),
+                );
+            if service != "auth" {
+                // Where the service's token verifier reads auth's public keys.
+                command.env(
+                    "GIGMESH__UPSTREAMS__AUTH",
+                    format!("http://{}", addresses[0]),
+                );
+            }
+            if service == "notifications" {
+                command
+                    .env("GIGMESH__NOTIFICATIONS__SETTINGS__MAILER", "smtp")
+                    .env(
+                        "GIGMESH__NOTIFICATIONS__SETTINGS__SMTP__HOST",
+                        mesh.smtp.host(),
+                    )
+                    .env(
+                        "GIGMESH__NOTIFICATIONS__SETTINGS__SMTP__PORT",
+                        mesh.smtp.port().to_string(),
+                    )
+                    .env("GIGMESH__NOTIFICATIONS__SETTINGS__SMTP__TLS", "none")
+                    .env(
+                        "GIGMESH__NOTIFICATIONS__SETTINGS__SMTP__TIMEOUT_SECONDS",
+                        "10",
+                    );
+            }
+            mesh.spawn(service, addresses[index], command);
+        }
+
+        let mut gateway = gigmesh(&["gateway"]);
+        gateway
+            .env("GIGMESH__GATEWAY__LISTEN", mesh.address.to_string())
+            .env(
+                "GIGMESH__UPSTREAMS__AUTH",
+                format!("http://{}", addresses[0]),
+            )
+            .env(
+                "GIGMESH__UPSTREAMS__USERS",
+                format!("http://{}", addresses[1]),
+            );
+        mesh.spawn("gateway", mesh.address, gateway);
+
+        for process in &mut mesh.processes {
+            wait_until_serving(process.address, &mut process.child).await;
+        }
+        mesh
+    }
+
+    /// Runs `gigmesh migrate` for every service and asserts it succeeds.
+    async fn migrate(&self) {
+        let log = self.logs.path().join("migrate.log");
+        let mut command = gigmesh(&["migrate"]);
+        for (service, database) in DISTRIBUTED_SERVICES.iter().zip(&self.databases) {
+            command.env(
+                format!("GIGMESH__{}__DATABASE__URL", service.to_uppercase()),
+                database.url(),
+            );
+        }
+        let status = tokio::time::timeout(
+            Duration::from_secs(60),
+            command
+                .stdout(log_file(&log))
+                .stderr(log_file(&log))
+                .status(),
+        )
+        .await
+        .expect("gigmesh migrate finishes within 60 s")
+        .expect("gigmesh migrate runs");
+        assert!(
+            status.success(),
+            "gigmesh migrate exited with {status}:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        // Every service's tables and the event tables exist before any service starts.
+        let own_tables: [&[&str]; 3] = [
+            &["accounts", "sessions", "signing_keys", "login_failures"],
+            &["profiles"],
+            &["sent_mail"],
+        ];
+        for ((service, database), own_tables) in DISTRIBUTED_SERVICES
+            .iter()
+            .zip(&self.databases)
+            .zip(own_tables)
+        {
+            for table in own_tables
+                .iter()
+                .chain(&["outbox", "inbox", "dead_letters"])
+            {
+                let query = format!("SELECT COUNT(*) FROM {table}");
+                sqlx::query(&query)
+                    .execute(database.db().pool())
+                    .await
+                    .unwrap_or_else(|error| {
+                        panic!("gigmesh migrate left {service} without {table}: {error}")
+                    });
+            }
+        }
+    }
+
+    /// Gives the account `account_id` the admin role in auth's database, the way an operator
+    /// bootstraps the first admin of a new installation.
+    pub async fn grant_admin(&self, account_id: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64;
+        sqlx::query(
+            "INSERT INTO account_roles (account_id, role, grant_time) VALUES ($1, 'admin', $2)",
+        )
+        .bind(account_id)
+        .bind(now)
+        .execute(self.databases[0].db().pool())
+        .await
+        .expect("grant the admin role");
+    }
+
+    /// The variables every service process shares: the Kafka bus.
+    fn bus_environment(&self, command: &mut Command) {
+        command
+            .env("GIGMESH__BUS__KIND", "kafka")
+            .env("GIGMESH__BUS__KAFKA_BROKERS", self.kafka.brokers());
+    }
+
+    /// Starts `command` as the process `name`, logging into the mesh's log directory.
+    fn spawn(&mut self, name: &'static str, address: SocketAddr, mut command: Command) {
+        let log = self.logs.path().join(format!("{name}.log"));
+        let child = command
+            .stdout(log_file(&log))
+            .stderr(log_file(&log))
+            .spawn()
+            .unwrap_or_else(|error| panic!("gigmesh {name} starts: {error}"));
+        self.processes.push(MeshProcess {
+            name,
+            address,
+            child,
+        });
+    }
+
+    /// Where the SMTP server delivers the mail the mesh sends.
+    pub fn mail_directory(&self) -> PathBuf {
+        self.smtp.maildir()
+    }
+
+    /// The last lines every process logged, for failure messages.
+    pub fn logs(&self) -> String {
+        const LINES: usize = 100;
+        let mut text = String::new();
+        for name in ["migrate", "auth", "users", "notifications", "gateway"] {
+            let log = self.logs.path().join(format!("{name}.log"));
+            if let Ok(contents) = std::fs::read_to_string(&log) {
+                let lines: Vec<&str> = contents.lines().collect();
+                let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
+                text.push_str(&format!("----- gigmesh {name} -----\n{tail}\n"));
+            }
+        }
+        text
+    }
+
+    /// Stops the gateway, then every service, each with SIGTERM, and asserts each exits
+    /// successfully.
+    pub async fn stop(mut self) {
+        let mut processes = std::mem::take(&mut self.processes);
+        for process in processes.iter_mut().rev() {
+            terminate(&mut process.child).await;
+        }
+    }
+}
+
+impl Drop for DistributedMesh {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn log_file(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|error| panic!("open {}: {error}", path.display()))
+}

@@ -2,10 +2,13 @@
 //!
 //! Layers, later ones winning: the type's `Default`, an optional TOML file, then environment
 //! variables prefixed `GIGMESH__` with `__` separating nested keys
-//! (`GIGMESH__AUTH__DATABASE__URL=postgres://…` sets `auth.database.url`). The result is
-//! validated as a whole, and every problem is reported at once, before any port is bound.
-//! Secrets are wrapped in [`Secret`] so they never reach a log line.
+//! (`GIGMESH__AUTH__DATABASE__URL=postgres://…` sets `auth.database.url`). A variable's value
+//! is its text: a key that wants a string takes any value (an SMTP password `12345`), and a
+//! key that wants a number or a boolean reads it from the text; `[a, b]` is a list. The
+//! result is validated as a whole, and every problem is reported at once, before any port is
+//! bound. Secrets are wrapped in [`Secret`] so they never reach a log line.
 
+mod env;
 mod secret;
 mod sections;
 
@@ -13,7 +16,7 @@ use std::fmt;
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -68,10 +71,18 @@ impl Problems {
 pub enum ConfigError {
     /// A layer could not be read or a value has the wrong type.
     #[error("cannot read the configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(Box<figment::Error>),
     /// The values were read but do not make sense together.
     #[error("the configuration is invalid:\n{0}")]
     Invalid(InvalidConfig),
+}
+
+impl From<Box<figment::Error>> for ConfigError {
+    fn from(error: Box<figment::Error>) -> Self {
+        // Not a `source`: the message already says it, and error reports that print the
+        // chain would say it twice.
+        Self::Load(error)
+    }
 }
 
 /// The list of validation problems, printed one per line.
@@ -104,12 +115,18 @@ pub fn figment_for<T: Serialize + Default>(file: Option<&Path>) -> Figment {
     if let Some(file) = file {
         figment = figment.merge(Toml::file_exact(file));
     }
-    figment.merge(Env::prefixed(ENV_PREFIX).split("__"))
+    figment.merge(env::EnvLayer::prefixed(ENV_PREFIX))
+}
+
+/// Extracts `T` from prepared sources, without validating it. Numbers and booleans are
+/// also read from text (`"10"`, `"true"`), which is how environment variables give them.
+pub fn extract<T: DeserializeOwned>(figment: &Figment) -> Result<T, ConfigError> {
+    Ok(figment.extract_lossy().map_err(Box::new)?)
 }
 
 /// Extracts and validates `T` from prepared sources.
 pub fn load_from<T: DeserializeOwned + Validate>(figment: Figment) -> Result<T, ConfigError> {
-    let config: T = figment.extract().map_err(Box::new)?;
+    let config: T = extract(&figment)?;
     let mut problems = Problems::default();
     config.validate("", &mut problems);
     problems.finish()?;
@@ -177,11 +194,68 @@ mod tests {
     }
 
     #[test]
-    fn wrong_types_are_load_errors() {
+    fn wrong_types_are_load_errors_naming_the_variable() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("GIGMESH__DATABASE__MAX_CONNECTIONS", "many");
             let error = load::<Example>(None).expect_err("wrong type");
             assert!(matches!(error, ConfigError::Load(_)));
+            assert!(
+                error
+                    .to_string()
+                    .contains("database.max_connections (GIGMESH__DATABASE__MAX_CONNECTIONS)"),
+                "{error}"
+            );
+            Ok(())
+        });
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(default)]
+    struct Typed {
+        text: String,
+        optional: Option<String>,
+        secret: Secret<String>,
+        number: u16,
+        flag: bool,
+        list: Vec<String>,
+    }
+
+    impl Validate for Typed {
+        fn validate(&self, _path: &str, _problems: &mut Problems) {}
+    }
+
+    #[test]
+    fn string_keys_take_any_text_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GIGMESH__TEXT", "1.5");
+            jail.set_env("GIGMESH__OPTIONAL", "true");
+            jail.set_env("GIGMESH__SECRET", "00123");
+            let config: Typed = load(None).expect("loads");
+            assert_eq!(config.text, "1.5");
+            assert_eq!(config.optional.as_deref(), Some("true"));
+            assert_eq!(config.secret.expose(), "00123");
+
+            jail.set_env("GIGMESH__SECRET", "\"[quoted]\"");
+            let config: Typed = load(None).expect("loads");
+            assert_eq!(config.secret.expose(), "[quoted]");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn numbers_booleans_and_lists_are_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GIGMESH__NUMBER", "2525");
+            jail.set_env("GIGMESH__FLAG", "true");
+            jail.set_env("GIGMESH__LIST", "[https://a.example, https://b.example]");
+            let config: Typed = load(None).expect("loads");
+            assert_eq!(config.number, 2525);
+            assert!(config.flag);
+            assert_eq!(config.list, ["https://a.example", "https://b.example"]);
+
+            jail.set_env("GIGMESH__NUMBER", "70000");
+            let error = load::<Typed>(None).expect_err("out of range");
+            assert!(error.to_string().contains("GIGMESH__NUMBER"), "{error}");
             Ok(())
         });
     }
