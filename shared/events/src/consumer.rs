@@ -174,6 +174,9 @@ impl Consumer {
         handler: Arc<dyn EventHandler>,
     ) -> Result<Consumer, BusError> {
         metrics::describe();
+        // The series exists from the start at zero, so `increase()` sees the first dead
+        // letter.
+        ::metrics::counter!(metrics::DEAD_LETTERS, "consumer" => name.to_owned()).increment(0);
         // The producing service's relay creates its topics too; creating them here as well
         // means a consumer that starts first does not wait on a missing topic. A broker
         // that is down now is not fatal: the subscription retries.

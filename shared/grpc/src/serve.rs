@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
 
 use crate::metrics::GrpcMetricsLayer;
@@ -37,6 +37,14 @@ impl Default for ServeOptions {
 /// gigmesh proto, plus the `google.rpc` error details so tools like grpcurl can show
 /// `BadRequest` field violations, as routes to add beside a service's own.
 pub async fn reflection_routes(service_names: &[String]) -> anyhow::Result<Routes> {
+    let (routes, _health_reporter) = health_and_reflection(service_names).await?;
+    Ok(routes)
+}
+
+/// The routes of [`reflection_routes`] and the reporter that can change their health.
+async fn health_and_reflection(
+    service_names: &[String],
+) -> anyhow::Result<(Routes, tonic_health::server::HealthReporter)> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -58,9 +66,10 @@ pub async fn reflection_routes(service_names: &[String]) -> anyhow::Result<Route
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("cannot build the reflection service")?;
-    Ok(Routes::new(health_service)
+    let routes = Routes::new(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha))
+        .add_service(reflection_v1alpha);
+    Ok((routes, health_reporter))
 }
 
 /// Serves `routes` (plus health and reflection) on `listener` until `shutdown` is cancelled,
@@ -73,8 +82,24 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // The service's own routes answer first; whatever they do not know goes on to health and
     // reflection, whose fallback in turn answers UNIMPLEMENTED.
-    let common_routes = reflection_routes(&options.service_names).await?;
+    let (common_routes, health_reporter) = health_and_reflection(&options.service_names).await?;
     let all_routes = routes.into_axum_router().fallback_service(common_routes);
+
+    // Once shutdown starts, health says NOT_SERVING so load balancers stop sending new
+    // calls while the ones in flight drain.
+    let draining = shutdown.clone();
+    let service_names = options.service_names.clone();
+    tokio::spawn(async move {
+        draining.cancelled().await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        for name in &service_names {
+            health_reporter
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+    });
 
     // Layers, outermost first:
     // 1. trace: one span per RPC, child of the caller's W3C context, so everything below
@@ -90,13 +115,18 @@ pub async fn serve(
         .layer(GrpcMetricsLayer)
         .into_inner();
 
+    // Replies are written as several small frames (headers, message, trailers); without
+    // TCP_NODELAY, Nagle's algorithm holds the later ones back until the peer acknowledges the
+    // first, which costs a delayed ACK (tens of milliseconds) on calls that overlap. Tonic's
+    // own `tcp_nodelay` does not reach connections accepted from a listener we pass in.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .timeout(options.request_timeout)
         .concurrency_limit_per_connection(options.concurrency_per_connection)
         .load_shed(true)
         .layer(layers)
         .add_routes(Routes::from(all_routes))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
         .context("gRPC server failed")
 }

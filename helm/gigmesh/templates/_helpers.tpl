@@ -1,0 +1,287 @@
+{{/*
+The chart name, overridable with nameOverride.
+*/}}
+{{- define "gigmesh.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The base of every resource name: fullnameOverride, else the release name when it already
+contains the chart name, else <release>-<chart>. Kept short enough for "-notifications".
+*/}}
+{{- define "gigmesh.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 49 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 49 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 49 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+chart label value: name-version.
+*/}}
+{{- define "gigmesh.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The components the chart runs, in start order.
+*/}}
+{{- define "gigmesh.components" -}}
+gateway auth users notifications
+{{- end }}
+
+{{/*
+The services (everything but the gateway).
+*/}}
+{{- define "gigmesh.services" -}}
+auth users notifications
+{{- end }}
+
+{{/*
+Name of a component's resources. Call with (list $ "auth").
+*/}}
+{{- define "gigmesh.componentName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "gigmesh.fullname" $root) (index . 1) }}
+{{- end }}
+
+{{/*
+Labels every resource carries. Call with (list $ "auth"), or (list $ "") for release-wide
+resources.
+*/}}
+{{- define "gigmesh.labels" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+helm.sh/chart: {{ include "gigmesh.chart" $root }}
+{{ include "gigmesh.selectorLabels" (list $root $component) | trim }}
+app.kubernetes.io/part-of: gigmesh
+app.kubernetes.io/version: {{ default $root.Chart.AppVersion $root.Values.image.tag | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels that select a component's pods. Call with (list $ "auth").
+*/}}
+{{- define "gigmesh.selectorLabels" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+app.kubernetes.io/name: {{ include "gigmesh.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+{{- if $component }}
+app.kubernetes.io/component: {{ $component }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container image reference.
+*/}}
+{{- define "gigmesh.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ServiceAccount of the gigmesh pods.
+*/}}
+{{- define "gigmesh.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "gigmesh.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret holding the database URLs and the SMTP password.
+*/}}
+{{- define "gigmesh.secretName" -}}
+{{- default (include "gigmesh.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{/*
+Whether an SMTP user name is configured ("true" or "").
+*/}}
+{{- define "gigmesh.smtpAuth" -}}
+{{- $settings := dig "notifications" "settings" dict .Values.config }}
+{{- if dig "smtp" "username" "" $settings }}true{{ end }}
+{{- end }}
+
+{{/*
+Where the file mailer writes .eml files, or "" unless config.notifications.settings.mailer
+is "file".
+*/}}
+{{- define "gigmesh.mailDir" -}}
+{{- $settings := dig "notifications" "settings" dict .Values.config }}
+{{- if eq (toString (dig "mailer" "" $settings)) "file" }}
+{{- dig "file_dir" "/var/lib/gigmesh/mail" $settings }}
+{{- end }}
+{{- end }}
+
+{{/*
+An integer value (Helm reads numbers in values as floats) as a decimal string.
+*/}}
+{{- define "gigmesh.int" -}}
+{{- printf "%d" (int64 .) }}
+{{- end }}
+
+{{/*
+The gigmesh configuration the chart deploys, as a YAML tree: .Values.config with the keys
+the chart owns (the bus adapter, every listen address, the upstreams, the mail directory of
+the file mailer). Fails on keys that belong to the chart or to the Secret.
+*/}}
+{{- define "gigmesh.effectiveConfig" -}}
+{{- $config := deepCopy .Values.config }}
+{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- if hasKey (dig $service "database" dict $config) "url" }}
+{{- fail (printf "config.%s.database.url is a secret: set secrets.databaseUrls.%s, or the %s-database-url key of secrets.existingSecret" $service $service $service) }}
+{{- end }}
+{{- end }}
+{{- if hasKey (dig "notifications" "settings" "smtp" dict $config) "password" }}
+{{- fail "config.notifications.settings.smtp.password is a secret: set secrets.smtpPassword, or the smtp-password key of secrets.existingSecret" }}
+{{- end }}
+{{- $ownedKeys := list (list "bus" "kind") (list "gateway" "listen") (list "telemetry" "metrics_listen") (list "upstreams" "auth") (list "upstreams" "users") }}
+{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- $ownedKeys = append $ownedKeys (list $service "listen") }}
+{{- $ownedKeys = append $ownedKeys (list $service "metrics_listen") }}
+{{- end }}
+{{- range $key := $ownedKeys }}
+{{- $section := index $key 0 }}
+{{- $leaf := index $key 1 }}
+{{- if and (hasKey $config $section) (hasKey (index $config $section | default dict) $leaf) }}
+{{- fail (printf "config.%s.%s is set by the chart (from the ports, Service names and the Kafka bus); remove it from config" $section $leaf) }}
+{{- end }}
+{{- end }}
+{{- $fullname := include "gigmesh.fullname" . }}
+{{- $metricsListen := printf "0.0.0.0:%s" (include "gigmesh.int" .Values.metrics.port) }}
+{{- $owned := dict
+  "bus" (dict "kind" "kafka")
+  "gateway" (dict "listen" (printf "0.0.0.0:%s" (include "gigmesh.int" .Values.gateway.port)))
+  "telemetry" (dict "metrics_listen" $metricsListen)
+  "upstreams" (dict
+    "auth" (printf "http://%s-auth:%s" $fullname (include "gigmesh.int" .Values.auth.port))
+    "users" (printf "http://%s-users:%s" $fullname (include "gigmesh.int" .Values.users.port)))
+}}
+{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- $_ := set $owned $service (dict
+  "listen" (printf "0.0.0.0:%s" (include "gigmesh.int" (index $.Values $service).port))
+  "metrics_listen" $metricsListen) }}
+{{- end }}
+{{- with include "gigmesh.mailDir" . }}
+{{- $_ := set $owned.notifications "settings" (dict "file_dir" .) }}
+{{- end }}
+{{- toYaml (mustMergeOverwrite $config $owned) }}
+{{- end }}
+
+{{/*
+A configuration tree flattened to GIGMESH__ variables, one `NAME: "value"` line each; null
+and empty strings are left out, so gigmesh keeps its default for them.
+Call with (dict "prefix" "GIGMESH" "tree" $tree).
+*/}}
+{{- define "gigmesh.flattenConfig" -}}
+{{- $prefix := .prefix }}
+{{- range $key, $value := .tree }}
+{{- $name := printf "%s__%s" $prefix (upper $key) }}
+{{- if kindIs "map" $value }}
+{{- include "gigmesh.flattenConfig" (dict "prefix" $name "tree" $value) }}
+{{- else if kindIs "slice" $value }}
+{{ $name }}: {{ toJson $value | quote }}
+{{- else if or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) }}
+{{- /* empty: gigmesh keeps its default */}}
+{{- else if and (kindIs "float64" $value) (eq $value (float64 (int64 $value))) }}
+{{ $name }}: {{ include "gigmesh.int" $value | quote }}
+{{- else }}
+{{ $name }}: {{ toString $value | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The non-secret environment of every gigmesh process, as `NAME: "value"` lines.
+*/}}
+{{- define "gigmesh.configEnv" -}}
+{{- include "gigmesh.flattenConfig" (dict "prefix" "GIGMESH" "tree" (include "gigmesh.effectiveConfig" . | fromYaml)) }}
+{{- end }}
+
+{{/*
+Environment variables a process reads from the Secret. Call with (list $ "auth" $secretName);
+the component "migrate" gets every database URL.
+*/}}
+{{- define "gigmesh.secretEnv" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- $secretName := index . 2 }}
+{{- $services := list $component }}
+{{- if eq $component "migrate" }}
+{{- $services = splitList " " (include "gigmesh.services" $root) }}
+{{- end }}
+{{- range $service := $services }}
+{{- if has $service (splitList " " (include "gigmesh.services" $root)) }}
+- name: GIGMESH__{{ upper $service }}__DATABASE__URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: {{ $service }}-database-url
+{{- end }}
+{{- end }}
+{{- if and (has $component (list "notifications" "migrate")) (include "gigmesh.smtpAuth" $root) }}
+- name: GIGMESH__NOTIFICATIONS__SETTINGS__SMTP__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: smtp-password
+{{- end }}
+{{- end }}
+
+{{/*
+Fails when the chart-made Secret would lack a value the processes need.
+*/}}
+{{- define "gigmesh.checkSecrets" -}}
+{{- if not .Values.secrets.existingSecret }}
+{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- if not (index $.Values.secrets.databaseUrls $service) }}
+{{- fail (printf "secrets.databaseUrls.%s is required (or set secrets.existingSecret)" $service) }}
+{{- end }}
+{{- end }}
+{{- if and (include "gigmesh.smtpAuth" .) (not .Values.secrets.smtpPassword) }}
+{{- fail "secrets.smtpPassword is required when config.notifications.settings.smtp.username is set (or set secrets.existingSecret)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The data of the chart-made Secret.
+*/}}
+{{- define "gigmesh.secretData" -}}
+{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{ $service }}-database-url: {{ index $.Values.secrets.databaseUrls $service | quote }}
+{{- end }}
+{{- if .Values.secrets.smtpPassword }}
+smtp-password: {{ .Values.secrets.smtpPassword | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Volumes every gigmesh pod mounts: a small /tmp, as the root file system is read-only.
+*/}}
+{{- define "gigmesh.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{- define "gigmesh.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
