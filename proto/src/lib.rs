@@ -25,11 +25,35 @@ pub mod gigmesh {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.users.v1.rs"));
         }
     }
+    pub mod types {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.types.v1.rs"));
+        }
+    }
+    pub mod gigs {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.gigs.v1.rs"));
+        }
+    }
+    pub mod search {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.search.v1.rs"));
+        }
+    }
+    pub mod reviews {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.reviews.v1.rs"));
+        }
+    }
 }
 
 pub use gigmesh::api::v1 as api;
 pub use gigmesh::auth::v1 as auth;
 pub use gigmesh::events::v1 as events;
+pub use gigmesh::gigs::v1 as gigs;
+pub use gigmesh::reviews::v1 as reviews;
+pub use gigmesh::search::v1 as search;
+pub use gigmesh::types::v1 as types;
 pub use gigmesh::users::v1 as users;
 
 /// The encoded `FileDescriptorSet` of every gigmesh proto file (with imports), for server
@@ -53,7 +77,9 @@ macro_rules! event_messages {
     };
 }
 
-use gigmesh::{auth::v1 as auth_v1, users::v1 as users_v1};
+use gigmesh::{
+    auth::v1 as auth_v1, gigs::v1 as gigs_v1, reviews::v1 as reviews_v1, users::v1 as users_v1,
+};
 
 event_messages!(
     "gigmesh.auth.v1",
@@ -74,3 +100,7 @@ event_messages!(
     ProfileChanged,
     SellerActivated,
 );
+
+event_messages!("gigmesh.gigs.v1", gigs_v1: GigChanged);
+
+event_messages!("gigmesh.reviews.v1", reviews_v1: RatingsChanged);
