@@ -1,0 +1,188 @@
+//! Events of the gig service: `GigChanged` into its outbox (`gigmesh.gigs.v1`), and how it
+//! keeps seller summaries and ratings from the users (`gigmesh.users.v1`) and reviews
+//! (`gigmesh.reviews.v1`) services' events, emitting each affected gig again.
+
+use async_trait::async_trait;
+use gigmesh_db::{DbError, Tx};
+use gigmesh_events::{Envelope, EventHandler, HandlerError, decode, enqueue};
+use gigmesh_proto::gigs::{GigChange, GigChanged};
+use gigmesh_proto::reviews::RatingsChanged;
+use gigmesh_proto::users::ProfileChanged;
+use gigmesh_types::{UserId, now_millis};
+use uuid::Uuid;
+
+use crate::domain::{GigId, GigState, GigView, Rating, SellerSummary};
+use crate::output::gig_to_proto;
+use crate::store;
+
+/// The topic the gig service produces to.
+pub const GIGS_TOPIC: &str = "gigmesh.gigs.v1";
+/// The users service's topic, whose `ProfileChanged` events give the seller summaries.
+pub const USERS_TOPIC: &str = "gigmesh.users.v1";
+/// The reviews service's topic, whose `RatingsChanged` events give the ratings.
+pub const REVIEWS_TOPIC: &str = "gigmesh.reviews.v1";
+/// Consumer group (and inbox name) of the gig service on [`USERS_TOPIC`] and
+/// [`REVIEWS_TOPIC`].
+pub const CONSUMER_NAME: &str = "gigs.upstream-events";
+
+/// Emits `GigChanged` with the whole gig after `change`, at `version`, keyed by the gig id.
+pub async fn record_gig_changed(
+    tx: &mut Tx,
+    view: &GigView,
+    version: i64,
+    change: GigChange,
+) -> Result<(), DbError> {
+    let event = GigChanged {
+        change: change as i32,
+        gig: Some(gig_to_proto(view)),
+        version,
+    };
+    enqueue(tx, GIGS_TOPIC, &view.gig.id.to_string(), &event).await?;
+    Ok(())
+}
+
+/// Applies the users service's profile events and the reviews service's rating events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpstreamEventsHandler;
+
+#[async_trait]
+impl EventHandler for UpstreamEventsHandler {
+    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
+        if let Some(event) = decode::<ProfileChanged>(envelope) {
+            return apply_profile(tx, event?).await;
+        }
+        if let Some(event) = decode::<RatingsChanged>(envelope) {
+            return apply_ratings(tx, event?).await;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the summary of a seller (and whether their account is suspended, which hides their
+/// gigs from buyers); when it changed, emits every live gig of the seller. Profiles of users
+/// who are not sellers are not kept, unless a summary exists already.
+async fn apply_profile(tx: &mut Tx, event: ProfileChanged) -> Result<(), HandlerError> {
+    let Some(profile) = event.profile else {
+        return Err(HandlerError::permanent(anyhow::anyhow!(
+            "ProfileChanged without a profile"
+        )));
+    };
+    let user_id = parse_user_id(&profile.user_id)?;
+    let existing = store::find_seller(tx, user_id).await?;
+    if existing.is_none() && !profile.is_seller {
+        return Ok(());
+    }
+    let rating = existing
+        .as_ref()
+        .map(|seller| seller.rating)
+        .unwrap_or_default();
+    let suspended = event.suspended;
+    let summary = SellerSummary {
+        username: profile.username,
+        display_name: profile.display_name,
+        avatar_url: profile.avatar_url,
+        country: profile.country,
+        languages: profile
+            .languages
+            .into_iter()
+            .map(|language| language.code)
+            .collect(),
+        rating,
+        suspended,
+    };
+    if existing.as_ref() == Some(&summary) {
+        return Ok(());
+    }
+    store::write_seller(tx, user_id, &summary, now_millis()).await?;
+    let gig_ids = store::live_gig_ids_of_seller(tx, user_id).await?;
+    for gig_id in &gig_ids {
+        emit_again(tx, *gig_id, GigChange::SellerUpdated).await?;
+    }
+    tracing::info!(user_id = %user_id, gigs = gig_ids.len(), "seller summary changed");
+    Ok(())
+}
+
+/// Keeps the ratings of a gig and of its seller; emits the rated gig (UPDATED) when its
+/// rating changed and, when the seller's rating changed, every other live gig of the seller
+/// (SELLER_UPDATED). Each snapshot carries both new ratings.
+async fn apply_ratings(tx: &mut Tx, event: RatingsChanged) -> Result<(), HandlerError> {
+    let gig_id = GigId::from(parse_uuid("gig id", &event.gig_id)?);
+    let seller_id = parse_user_id(&event.seller_id)?;
+    let gig_rating = Rating {
+        average: event.gig_rating,
+        count: i64::from(event.gig_rating_count),
+    };
+    let seller_rating = Rating {
+        average: event.seller_rating,
+        count: i64::from(event.seller_rating_count),
+    };
+
+    let mut rated_gig_changed = false;
+    match store::find_gig(&mut **tx, gig_id).await? {
+        Some(stored) if stored.view.gig.seller_id != seller_id => {
+            return Err(HandlerError::permanent(anyhow::anyhow!(
+                "RatingsChanged names seller {seller_id} for gig {gig_id} of seller {}",
+                stored.view.gig.seller_id
+            )));
+        }
+        Some(stored) if stored.view.gig.rating != gig_rating => {
+            let mut gig = stored.view.gig;
+            gig.rating = gig_rating;
+            if !store::update_gig(tx, &gig, stored.version).await? {
+                return Err(HandlerError::transient(anyhow::anyhow!(
+                    "gig {gig_id} changed concurrently"
+                )));
+            }
+            rated_gig_changed = true;
+        }
+        Some(_) => {}
+        None => tracing::warn!(gig_id = %gig_id, "ratings of an unknown gig ignored"),
+    }
+
+    let existing = store::find_seller(tx, seller_id).await?.unwrap_or_default();
+    let seller_changed = existing.rating != seller_rating;
+    if seller_changed {
+        let summary = SellerSummary {
+            rating: seller_rating,
+            ..existing
+        };
+        store::write_seller(tx, seller_id, &summary, now_millis()).await?;
+    }
+
+    if rated_gig_changed
+        && let Some(stored) = store::find_gig(&mut **tx, gig_id).await?
+        && stored.view.gig.state != GigState::Deleted
+    {
+        record_gig_changed(tx, &stored.view, stored.version, GigChange::Updated).await?;
+    }
+    if seller_changed {
+        for live_gig_id in store::live_gig_ids_of_seller(tx, seller_id).await? {
+            if rated_gig_changed && live_gig_id == gig_id {
+                continue;
+            }
+            emit_again(tx, live_gig_id, GigChange::SellerUpdated).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a gig to its next version and emits its snapshot as it is now.
+async fn emit_again(tx: &mut Tx, gig_id: GigId, change: GigChange) -> Result<(), HandlerError> {
+    if !store::bump_version(tx, gig_id).await? {
+        return Ok(());
+    }
+    if let Some(stored) = store::find_gig(&mut **tx, gig_id).await? {
+        record_gig_changed(tx, &stored.view, stored.version, change).await?;
+    }
+    Ok(())
+}
+
+fn parse_user_id(raw: &str) -> Result<UserId, HandlerError> {
+    parse_uuid("user id", raw).map(UserId::from)
+}
+
+fn parse_uuid(what: &str, raw: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(raw).map_err(|error| {
+        HandlerError::permanent(anyhow::anyhow!("invalid {what} {raw:?}: {error}"))
+    })
+}
