@@ -48,8 +48,6 @@ pub const MAX_EXTRA_DAYS: i32 = 30;
 pub const MAX_GALLERY_IMAGES: usize = 8;
 /// Most gallery videos.
 pub const MAX_GALLERY_VIDEOS: usize = 2;
-/// Longest URL.
-pub const MAX_URL_CHARS: usize = 2048;
 /// Most requirements.
 pub const MAX_REQUIREMENTS: usize = 10;
 /// Longest requirement question.

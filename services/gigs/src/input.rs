@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use gigmesh_errors::{ApiError, Violations};
 use gigmesh_proto::gigs as proto;
-use gigmesh_types::{PageSize, PageToken, UserId};
+use gigmesh_types::{HttpsUrl, Lines, PageSize, PageToken, UserId, parse_text};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -411,23 +411,23 @@ fn foreign_page_token() -> ApiError {
 }
 
 fn parse_title(raw: &str) -> Result<String, ApiError> {
-    parse_text(
+    Ok(parse_text(
         "gig.title",
         raw,
         domain::MIN_TITLE_CHARS,
         domain::MAX_TITLE_CHARS,
         Lines::Single,
-    )
+    )?)
 }
 
 fn parse_description(raw: &str) -> Result<String, ApiError> {
-    parse_text(
+    Ok(parse_text(
         "gig.description",
         raw,
         1,
         domain::MAX_DESCRIPTION_CHARS,
         Lines::Multiple,
-    )
+    )?)
 }
 
 fn parse_category(raw: &str) -> Result<String, ApiError> {
@@ -756,7 +756,9 @@ fn parse_gallery(
                     None
                 }
             };
-            let url = violations.check(parse_https_url(&format!("{field}.url"), &item.url));
+            let url = violations.check(
+                HttpsUrl::parse(&format!("{field}.url"), &item.url).map(HttpsUrl::into_string),
+            );
             Some(GalleryItem {
                 kind: kind?,
                 url: url?,
@@ -903,105 +905,9 @@ fn parse_range(field: &str, value: i32, min: i32, max: i32) -> Result<i32, ApiEr
     }
 }
 
-/// An absolute `https` URL without credentials, at most [`domain::MAX_URL_CHARS`] long.
-fn parse_https_url(field: &str, raw: &str) -> Result<String, ApiError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ApiError::invalid(field, "is required"));
-    }
-    let not_https = || {
-        ApiError::invalid(
-            field,
-            "must be an absolute https URL such as https://cdn.example.com/cover.png",
-        )
-    };
-    if raw.chars().count() > domain::MAX_URL_CHARS {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {} characters", domain::MAX_URL_CHARS),
-        ));
-    }
-    let url = url::Url::parse(raw).map_err(|_| not_https())?;
-    if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
-        return Err(not_https());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain a user name or password",
-        ));
-    }
-    Ok(String::from(url))
-}
-
-/// Whether a text may span lines (descriptions, answers) or must be a single line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lines {
-    Single,
-    Multiple,
-}
-
-/// Trims `raw` and checks its length in characters and that it has no control characters
-/// (except line breaks and tabs in multi-line text).
-fn parse_text(
-    field: &str,
-    raw: &str,
-    min_chars: usize,
-    max_chars: usize,
-    lines: Lines,
-) -> Result<String, ApiError> {
-    let text = raw.trim();
-    let length = text.chars().count();
-    if length < min_chars {
-        let description = if min_chars <= 1 {
-            "is required".to_owned()
-        } else {
-            format!("must be at least {min_chars} characters")
-        };
-        return Err(ApiError::invalid(field, description));
-    }
-    if length > max_chars {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
-    }
-    let allowed_control = |c: char| lines == Lines::Multiple && matches!(c, '\n' | '\r' | '\t');
-    if text.chars().any(|c| c.is_control() && !allowed_control(c)) {
-        let description = match lines {
-            Lines::Single => "must be a single line without control characters",
-            Lines::Multiple => "must not contain control characters",
-        };
-        return Err(ApiError::invalid(field, description));
-    }
-    Ok(text.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_limits_count_characters_not_bytes() {
-        assert!(parse_text("t", &"ü".repeat(80), 10, 80, Lines::Single).is_ok());
-        assert!(parse_text("t", &"ü".repeat(81), 10, 80, Lines::Single).is_err());
-        assert!(parse_text("t", "a\nb", 1, 80, Lines::Single).is_err());
-        assert!(parse_text("t", "a\nb", 1, 80, Lines::Multiple).is_ok());
-    }
-
-    #[test]
-    fn urls_must_be_https_without_credentials() {
-        assert!(parse_https_url("url", "https://cdn.example.com/a.png").is_ok());
-        for bad in [
-            "http://cdn.example.com/a.png",
-            "https://",
-            "javascript:alert(1)",
-            "https://user:pw@example.com/a.png",
-            "",
-        ] {
-            assert!(parse_https_url("url", bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn extras_keep_their_id_by_title() {

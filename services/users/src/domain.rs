@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use gigmesh_errors::FieldViolation;
 use gigmesh_types::UserId;
+pub use gigmesh_types::{HttpsUrl, Lines, parse_text};
 use serde::{Deserialize, Serialize};
 
 use crate::codes;
@@ -17,8 +18,6 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 50;
 pub const MAX_BIO_CHARS: usize = 600;
 /// Most languages a profile lists.
 pub const MAX_LANGUAGES: usize = 10;
-/// Longest URL accepted anywhere in a profile.
-pub const MAX_URL_CHARS: usize = 2048;
 /// Shortest seller description.
 pub const MIN_SELLER_DESCRIPTION_CHARS: usize = 10;
 /// Longest seller description.
@@ -379,99 +378,6 @@ pub fn check_languages(field: &str, languages: &[Language]) -> Result<(), FieldV
     Ok(())
 }
 
-/// An absolute `https` URL without credentials, at most [`MAX_URL_CHARS`] long.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HttpsUrl(String);
-
-impl HttpsUrl {
-    /// Parses and normalises a URL.
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
-        let raw = raw.trim();
-        let too_long =
-            || FieldViolation::new(field, format!("must be at most {MAX_URL_CHARS} characters"));
-        if raw.chars().count() > MAX_URL_CHARS {
-            return Err(too_long());
-        }
-        let not_https = || {
-            FieldViolation::new(
-                field,
-                "must be an absolute https URL such as https://example.com/me.png",
-            )
-        };
-        let url = url::Url::parse(raw).map_err(|_| not_https())?;
-        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
-            return Err(not_https());
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(FieldViolation::new(
-                field,
-                "must not contain a user name or password",
-            ));
-        }
-        let normalised = String::from(url);
-        if normalised.chars().count() > MAX_URL_CHARS {
-            return Err(too_long());
-        }
-        Ok(Self(normalised))
-    }
-
-    /// A URL read back from storage, where only parsed URLs are written.
-    pub fn from_stored(url: String) -> Self {
-        Self(url)
-    }
-
-    /// The URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Whether a text may span lines (bio, descriptions) or must be a single line (names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lines {
-    /// Names, titles, skills.
-    Single,
-    /// Free text; newlines and tabs allowed.
-    Multiple,
-}
-
-/// Trims `raw` and checks its length in characters and that it has no control characters
-/// (except line breaks and tabs in multi-line text).
-pub fn parse_text(
-    field: &str,
-    raw: &str,
-    min_chars: usize,
-    max_chars: usize,
-    lines: Lines,
-) -> Result<String, FieldViolation> {
-    let text = raw.trim();
-    let length = text.chars().count();
-    if length < min_chars {
-        let description = if min_chars <= 1 {
-            "is required".to_owned()
-        } else {
-            format!("must be at least {min_chars} characters")
-        };
-        return Err(FieldViolation::new(field, description));
-    }
-    if length > max_chars {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
-    }
-    let allowed_control = |c: char| lines == Lines::Multiple && matches!(c, '\n' | '\r' | '\t');
-    if text.chars().any(|c| c.is_control() && !allowed_control(c)) {
-        let description = match lines {
-            Lines::Single => "must be a single line without control characters",
-            Lines::Multiple => "must not contain control characters",
-        };
-        return Err(FieldViolation::new(field, description));
-    }
-    Ok(text.to_owned())
-}
-
 /// Checks a year against the plausible range, `EARLIEST_PLAUSIBLE_YEAR..=latest`.
 pub fn parse_year(field: &str, year: i32, latest: i32) -> Result<i32, FieldViolation> {
     if year == 0 {
@@ -732,45 +638,6 @@ mod tests {
     }
 
     #[test]
-    fn urls_must_be_https_without_credentials() {
-        assert_eq!(
-            HttpsUrl::parse("avatar_url", "https://cdn.example.com/a.png")
-                .unwrap()
-                .as_str(),
-            "https://cdn.example.com/a.png"
-        );
-        for bad in [
-            "http://example.com/a.png",
-            "ftp://example.com",
-            "https://",
-            "example.com/a.png",
-            "https://user:pw@example.com/",
-            "javascript:alert(1)",
-        ] {
-            assert!(HttpsUrl::parse("avatar_url", bad).is_err(), "{bad}");
-        }
-        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
-        assert!(HttpsUrl::parse("avatar_url", &long).is_err());
-    }
-
-    #[test]
-    fn text_limits_count_characters_not_bytes() {
-        let fifty_umlauts = "ü".repeat(50);
-        assert!(parse_text("display_name", &fifty_umlauts, 1, 50, Lines::Single).is_ok());
-        assert!(parse_text("display_name", &"ü".repeat(51), 1, 50, Lines::Single).is_err());
-        assert!(parse_text("display_name", "   ", 1, 50, Lines::Single).is_err());
-        assert!(parse_text("display_name", "a\nb", 1, 50, Lines::Single).is_err());
-        assert!(parse_text("bio", "a\nb", 0, 600, Lines::Multiple).is_ok());
-        assert!(parse_text("bio", "a\u{0}b", 0, 600, Lines::Multiple).is_err());
-        assert_eq!(
-            parse_text("description", "short", 10, 2000, Lines::Multiple)
-                .unwrap_err()
-                .description,
-            "must be at least 10 characters"
-        );
-    }
-
-    #[test]
     fn years_must_be_plausible() {
         assert!(parse_year("year", 2015, 2030).is_ok());
         assert!(parse_year("year", 0, 2030).is_err());
@@ -784,24 +651,5 @@ mod tests {
         let sixteen: Vec<String> = (0..16).map(|n| format!("skill {n}")).collect();
         assert!(check_skills("skills", &sixteen).is_err());
         assert!(check_skills("skills", &sixteen[..15]).is_ok());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn accepted_text_is_trimmed_and_within_limits(raw in "\\PC{0,80}|[ a-z\\n\\t\\u{0}]{0,80}") {
-            if let Ok(text) = parse_text("field", &raw, 1, 50, Lines::Single) {
-                proptest::prop_assert_eq!(text.trim(), text.as_str());
-                proptest::prop_assert!((1..=50).contains(&text.chars().count()));
-                proptest::prop_assert!(!text.chars().any(char::is_control));
-            }
-        }
-
-        #[test]
-        fn accepted_urls_are_https_and_short_enough(raw in "\\PC{0,60}|https://[a-z.]{1,20}/[ -~]{0,40}") {
-            if let Ok(url) = HttpsUrl::parse("url", &raw) {
-                proptest::prop_assert!(url.as_str().starts_with("https://"));
-                proptest::prop_assert!(url.as_str().chars().count() <= MAX_URL_CHARS);
-            }
-        }
     }
 }

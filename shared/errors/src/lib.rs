@@ -67,6 +67,12 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+impl From<FieldViolation> for ApiError {
+    fn from(violation: FieldViolation) -> Self {
+        Self::InvalidArgument(vec![violation])
+    }
+}
+
 fn join_violations(violations: &[FieldViolation]) -> String {
     violations
         .iter()
@@ -142,8 +148,8 @@ impl Violations {
     }
 
     /// Keeps the value of a parse step, or records its violations and returns `None`.
-    pub fn check<T>(&mut self, result: Result<T, ApiError>) -> Option<T> {
-        match result {
+    pub fn check<T, E: Into<ApiError>>(&mut self, result: Result<T, E>) -> Option<T> {
+        match result.map_err(Into::into) {
             Ok(value) => Some(value),
             Err(ApiError::InvalidArgument(violations)) => {
                 self.violations.extend(violations);
@@ -207,7 +213,7 @@ mod tests {
         let mut violations = Violations::new();
         assert_eq!(violations.check(Ok::<_, ApiError>(3)), Some(3));
         assert_eq!(
-            violations.check::<u8>(Err(ApiError::invalid("name", "too long"))),
+            violations.check::<u8, _>(Err(ApiError::invalid("name", "too long"))),
             None
         );
         assert!(!violations.is_empty());

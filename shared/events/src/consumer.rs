@@ -32,6 +32,14 @@ pub trait EventHandler: Send + Sync + 'static {
     /// effect and the inbox row commit together or not at all. Ignore event types the
     /// handler does not know (return `Ok`); see [`decode`](crate::decode).
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
+
+    /// Runs after the transaction of [`EventHandler::handle`] committed, for effects outside
+    /// the database that must only follow committed state (a search index, a cache). It is
+    /// not called for duplicates or failures, and it cannot fail the event: derived state
+    /// must be rebuildable from the database. Does nothing unless overridden.
+    async fn after_commit(&self, envelope: &Envelope) {
+        let _ = envelope;
+    }
 }
 
 /// Why a handler could not apply an event.
@@ -301,6 +309,10 @@ impl Consumer {
         match handled {
             Ok(()) => {
                 tx.commit().await?;
+                self.handler
+                    .after_commit(&envelope)
+                    .instrument(span.clone())
+                    .await;
                 self.subscription.commit(&pending.record).await?;
                 self.count_consumed("handled");
                 Ok(PollOutcome::Handled { event_id })

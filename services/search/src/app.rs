@@ -1,0 +1,229 @@
+//! Configuration and assembly of the search service.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use gigmesh_config::{Problems, Validate};
+use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
+use gigmesh_grpc::ServiceDeps;
+use gigmesh_proto::search::search_service_server::{SERVICE_NAME, SearchServiceServer};
+use serde::{Deserialize, Serialize};
+use tonic::service::Routes;
+
+use crate::api::SearchApi;
+use crate::events::{CONSUMER_NAME_PREFIX, GIGS_TOPIC, GigEventsHandler, document_from_stored};
+use crate::index::{SearchIndex, TantivyIndex};
+use crate::store;
+
+/// Migrations of the service's own tables.
+pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
+
+/// Applies the service's tables and the event tables (outbox, inbox, dead letters) to `db`.
+pub async fn migrate(db: &gigmesh_db::Db) -> anyhow::Result<()> {
+    db.migrate(&[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS])
+        .await
+        .context("cannot migrate the search database")
+}
+
+/// Settings of the search service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How often a consumed event is tried before it is dead-lettered.
+    pub event_max_attempts: u32,
+    /// Directory of the tantivy index; empty keeps the index in memory (tests), rebuilt from
+    /// the database at every start.
+    pub index_dir: String,
+    /// Name of this replica, unique among the search replicas: each replica keeps its own
+    /// index and reads every gig event itself, in consumer group
+    /// `search.gigs-events.<replica_id>`. Letters, digits, `-`, `_` and `.`.
+    pub replica_id: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            event_max_attempts: 5,
+            index_dir: String::new(),
+            replica_id: "local".to_owned(),
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        if self.event_max_attempts == 0 {
+            problems.add(path, "event_max_attempts", "must be at least 1");
+        }
+        let replica_id_ok = !self.replica_id.is_empty()
+            && self.replica_id.len() <= 100
+            && self
+                .replica_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !replica_id_ok {
+            problems.add(
+                path,
+                "replica_id",
+                "must be 1 to 100 letters, digits, '-', '_' or '.'",
+            );
+        }
+    }
+}
+
+impl Config {
+    /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let mut problems = Problems::default();
+        Validate::validate(self, "", &mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "invalid search configuration: {problems:?}"
+            ))
+        }
+    }
+
+    /// Consumer group (and inbox name) of this replica on `gigmesh.gigs.v1`.
+    pub fn consumer_name(&self) -> String {
+        format!("{CONSUMER_NAME_PREFIX}{}", self.replica_id)
+    }
+}
+
+/// The search service, built from its ports.
+#[derive(Clone)]
+pub struct App {
+    deps: ServiceDeps,
+    config: Config,
+    index: Arc<dyn SearchIndex>,
+}
+
+impl App {
+    /// Validates `config`, migrates the database and opens the index; an empty index (new,
+    /// in memory, or discarded for a new schema) is rebuilt from the stored snapshots.
+    pub async fn build(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
+        config.check()?;
+        migrate(&deps.db).await?;
+        deps.bus
+            .ensure_topics(&[GIGS_TOPIC])
+            .await
+            .context("create the gigs event topic")?;
+        let index = if config.index_dir.is_empty() {
+            TantivyIndex::in_memory()?
+        } else {
+            let directory = config.index_dir.clone();
+            tokio::task::spawn_blocking(move || TantivyIndex::open(Path::new(&directory)))
+                .await
+                .context("open the search index")??
+        };
+        let app = App {
+            deps,
+            config,
+            index: Arc::new(index),
+        };
+        if app.index.count().await? == 0 {
+            let indexed = app.rebuild_index().await?;
+            tracing::info!(indexed, "search index built from the stored gig snapshots");
+        }
+        Ok(app)
+    }
+
+    /// `gigmesh.search.v1.SearchService` (public methods), behind the caller layer.
+    pub fn routes(&self) -> Routes {
+        let server = SearchServiceServer::new(SearchApi::new(self.index.clone()));
+        gigmesh_grpc::with_caller(Routes::new(server), self.deps.verifier.clone())
+    }
+
+    /// Fully qualified names of the gRPC services in [`App::routes`], for health.
+    pub fn service_names(&self) -> Vec<String> {
+        vec![SERVICE_NAME.to_owned()]
+    }
+
+    /// The index the service answers from.
+    pub fn index(&self) -> Arc<dyn SearchIndex> {
+        self.index.clone()
+    }
+
+    /// The consumer of the gigs service's events, not yet subscribed. Its group is this
+    /// replica's own (`search.gigs-events.<replica_id>`), so every replica sees every event.
+    pub fn gigs_events(&self) -> ConsumerSpec {
+        ConsumerSpec::new(
+            &self.config.consumer_name(),
+            self.deps.db.clone(),
+            self.deps.bus.clone(),
+            &[GIGS_TOPIC],
+            Arc::new(GigEventsHandler::new(
+                self.deps.db.clone(),
+                self.index.clone(),
+            )),
+        )
+        .with_max_attempts(self.config.event_max_attempts)
+    }
+
+    /// The consumer of the gigs service's events, subscribed, for the caller to step with
+    /// `poll_once`.
+    pub async fn gigs_events_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.gigs_events().subscribe().await?)
+    }
+
+    /// The loops the process runs beside the gRPC server: the gigs events consumer (search
+    /// emits no events, so it has no relay).
+    pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
+        vec![Box::new(self.gigs_events())]
+    }
+
+    /// Rebuilds the index from the stored snapshots of visible gigs; returns how many gigs
+    /// it indexed. Searches keep answering from the old content until the final commit;
+    /// a gig event applied meanwhile commits early, so a search may then briefly see a
+    /// partial index.
+    pub async fn rebuild_index(&self) -> anyhow::Result<u64> {
+        self.index.clear().await?;
+        let mut indexed = 0_u64;
+        let mut after = String::new();
+        loop {
+            let batch = store::visible_snapshots_after(self.deps.db.pool(), &after).await?;
+            let Some((last_gig_id, _)) = batch.last() else {
+                break;
+            };
+            after = last_gig_id.clone();
+            for (gig_id, snapshot) in &batch {
+                let gig_id = uuid::Uuid::parse_str(gig_id)
+                    .with_context(|| format!("stored gig id {gig_id:?}"))?;
+                if let Some(document) = document_from_stored(gig_id, snapshot)? {
+                    self.index.upsert(document).await?;
+                    indexed += 1;
+                }
+            }
+        }
+        self.index.commit().await?;
+        Ok(indexed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_bad_values_are_not() {
+        assert!(Config::default().check().is_ok());
+        assert_eq!(
+            Config::default().consumer_name(),
+            "search.gigs-events.local"
+        );
+        let zero_attempts = Config {
+            event_max_attempts: 0,
+            ..Config::default()
+        };
+        assert!(zero_attempts.check().is_err());
+        for replica_id in ["", "a b", "ä"] {
+            let config = Config {
+                replica_id: replica_id.to_owned(),
+                ..Config::default()
+            };
+            assert!(config.check().is_err(), "{replica_id:?}");
+        }
+    }
+}

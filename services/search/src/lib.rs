@@ -1,0 +1,28 @@
+//! The gigmesh search service: owns the search read model of gigs and its full-text index.
+//!
+//! It learns about gigs only from the gigs service's `GigChanged` snapshots (which gigs
+//! re-emits when a seller's summary or ratings change): each snapshot is stored with its
+//! version in the `gig_documents` table (older versions are ignored), and after that commit
+//! the index follows. The index holds active, approved gigs only; it is derived state, kept
+//! per replica and rebuildable from the table at any time ([`App::rebuild_index`]). Buyers
+//! search it by keywords (with typo tolerance), filters, sorts and facets, get autocomplete
+//! suggestions and similar gigs. The index sits behind the [`SearchIndex`] port, with an
+//! embedded tantivy adapter.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod app;
+mod domain;
+mod error;
+mod events;
+mod index;
+mod store;
+
+pub use app::{App, Config, MIGRATIONS, migrate};
+pub use domain::{
+    Cursor, Facets, Filters, GigDocument, PriceRange, RangeCount, SearchHit, SearchQuery,
+    SearchResults, Sort, SortValue, Suggestion, ValueCount,
+};
+pub use events::{CONSUMER_NAME_PREFIX, GIGS_TOPIC};
+pub use index::{IndexError, SearchIndex, TantivyIndex};
