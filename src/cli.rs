@@ -55,6 +55,13 @@ pub enum Command {
     },
     /// Print the configuration as gigmesh sees it (secrets redacted), then exit.
     Config,
+    /// Rebuild the search index from the search service's database, then exit (the search
+    /// service must not be running on the same index directory).
+    RebuildSearchIndex {
+        /// Use the dev-mode defaults (the index and database under the data directory).
+        #[arg(long)]
+        dev: bool,
+    },
 }
 
 /// A gigmesh service that runs as its own process.
@@ -66,11 +73,21 @@ pub enum ServiceName {
     Users,
     /// Email and notifications.
     Notifications,
+    /// Gigs, packages, the category taxonomy, favourites.
+    Gigs,
+    /// Gig search: keywords, filters, facets, suggestions.
+    Search,
 }
 
 impl ServiceName {
     /// Every service, in start order.
-    pub const ALL: [ServiceName; 3] = [Self::Auth, Self::Users, Self::Notifications];
+    pub const ALL: [ServiceName; 5] = [
+        Self::Auth,
+        Self::Users,
+        Self::Notifications,
+        Self::Gigs,
+        Self::Search,
+    ];
 
     /// The lowercase name used in configuration keys and logs.
     pub fn as_str(self) -> &'static str {
@@ -78,6 +95,8 @@ impl ServiceName {
             Self::Auth => "auth",
             Self::Users => "users",
             Self::Notifications => "notifications",
+            Self::Gigs => "gigs",
+            Self::Search => "search",
         }
     }
 }

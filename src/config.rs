@@ -30,6 +30,10 @@ pub struct GigmeshConfig {
     pub users: ServiceSection<gigmesh_users::Config>,
     /// The notifications service.
     pub notifications: ServiceSection<gigmesh_notifications::Config>,
+    /// The gigs service.
+    pub gigs: ServiceSection<gigmesh_gigs::Config>,
+    /// The search service.
+    pub search: ServiceSection<gigmesh_search::Config>,
 }
 
 impl Default for GigmeshConfig {
@@ -43,6 +47,8 @@ impl Default for GigmeshConfig {
             auth: ServiceSection::new("127.0.0.1:50051"),
             users: ServiceSection::new("127.0.0.1:50052"),
             notifications: ServiceSection::new("127.0.0.1:50053"),
+            gigs: ServiceSection::new("127.0.0.1:50054"),
+            search: ServiceSection::new("127.0.0.1:50055"),
         }
     }
 }
@@ -56,6 +62,10 @@ pub struct UpstreamsConfig {
     pub auth: String,
     /// Address of the users service, e.g. `http://users:50052`.
     pub users: String,
+    /// Address of the gigs service, e.g. `http://gigs:50054`.
+    pub gigs: String,
+    /// Address of the search service, e.g. `http://search:50055`.
+    pub search: String,
 }
 
 impl Default for UpstreamsConfig {
@@ -63,6 +73,8 @@ impl Default for UpstreamsConfig {
         Self {
             auth: "http://127.0.0.1:50051".to_owned(),
             users: "http://127.0.0.1:50052".to_owned(),
+            gigs: "http://127.0.0.1:50054".to_owned(),
+            search: "http://127.0.0.1:50055".to_owned(),
         }
     }
 }
@@ -132,6 +144,8 @@ impl GigmeshConfig {
             ("auth", &mut self.auth.database),
             ("users", &mut self.users.database),
             ("notifications", &mut self.notifications.database),
+            ("gigs", &mut self.gigs.database),
+            ("search", &mut self.search.database),
         ] {
             if database.url.is_empty() {
                 database.url =
@@ -142,7 +156,52 @@ impl GigmeshConfig {
             self.bus.embedded_path = data_dir.join("bus.db");
         }
         self.notifications.settings.use_data_dir_for_mail(&data_dir);
+        if self.search.settings.index_dir.is_empty() {
+            self.search.settings.index_dir = data_dir.join("search-index").display().to_string();
+        }
         self
+    }
+
+    /// Where `service` listens, where its metrics are served, and its database.
+    pub fn service_endpoints(&self, service: ServiceName) -> (&str, &str, &DatabaseConfig) {
+        match service {
+            ServiceName::Auth => (
+                &self.auth.listen,
+                &self.auth.metrics_listen,
+                &self.auth.database,
+            ),
+            ServiceName::Users => (
+                &self.users.listen,
+                &self.users.metrics_listen,
+                &self.users.database,
+            ),
+            ServiceName::Notifications => (
+                &self.notifications.listen,
+                &self.notifications.metrics_listen,
+                &self.notifications.database,
+            ),
+            ServiceName::Gigs => (
+                &self.gigs.listen,
+                &self.gigs.metrics_listen,
+                &self.gigs.database,
+            ),
+            ServiceName::Search => (
+                &self.search.listen,
+                &self.search.metrics_listen,
+                &self.search.database,
+            ),
+        }
+    }
+
+    /// The settings of `service` as something that validates itself.
+    fn service_settings(&self, service: ServiceName) -> &dyn Validate {
+        match service {
+            ServiceName::Auth => &self.auth.settings,
+            ServiceName::Users => &self.users.settings,
+            ServiceName::Notifications => &self.notifications.settings,
+            ServiceName::Gigs => &self.gigs.settings,
+            ServiceName::Search => &self.search.settings,
+        }
     }
 
     /// Checks the parts a process in `mode` will use.
@@ -159,8 +218,14 @@ impl GigmeshConfig {
             Validate::validate(&self.gateway, "gateway", &mut problems);
         }
         if matches!(mode, Mode::Gateway) {
-            validate_url("upstreams", "auth", &self.upstreams.auth, &mut problems);
-            validate_url("upstreams", "users", &self.upstreams.users, &mut problems);
+            for (key, url) in [
+                ("auth", &self.upstreams.auth),
+                ("users", &self.upstreams.users),
+                ("gigs", &self.upstreams.gigs),
+                ("search", &self.upstreams.search),
+            ] {
+                validate_url("upstreams", key, url, &mut problems);
+            }
         }
         if let Mode::Serve(service) = mode
             && service != ServiceName::Auth
@@ -169,23 +234,7 @@ impl GigmeshConfig {
         }
         for service in services {
             let path = service.as_str();
-            let (listen, metrics_listen, database) = match service {
-                ServiceName::Auth => (
-                    &self.auth.listen,
-                    &self.auth.metrics_listen,
-                    &self.auth.database,
-                ),
-                ServiceName::Users => (
-                    &self.users.listen,
-                    &self.users.metrics_listen,
-                    &self.users.database,
-                ),
-                ServiceName::Notifications => (
-                    &self.notifications.listen,
-                    &self.notifications.metrics_listen,
-                    &self.notifications.database,
-                ),
-            };
+            let (listen, metrics_listen, database) = self.service_endpoints(service);
             if matches!(mode, Mode::Serve(_)) {
                 validate_address(path, "listen", listen, &mut problems);
                 if !metrics_listen.is_empty() {
@@ -193,20 +242,8 @@ impl GigmeshConfig {
                 }
             }
             database.validate(&join(path, "database"), &mut problems);
-            match service {
-                ServiceName::Auth => self
-                    .auth
-                    .settings
-                    .validate(&join(path, "settings"), &mut problems),
-                ServiceName::Users => self
-                    .users
-                    .settings
-                    .validate(&join(path, "settings"), &mut problems),
-                ServiceName::Notifications => self
-                    .notifications
-                    .settings
-                    .validate(&join(path, "settings"), &mut problems),
-            }
+            self.service_settings(service)
+                .validate(&join(path, "settings"), &mut problems);
         }
         problems.finish()
     }

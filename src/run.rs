@@ -18,7 +18,12 @@ use crate::cli::{Cli, Command, ServiceName};
 use crate::config::{GigmeshConfig, Mode};
 
 /// Every topic a gigmesh service produces to.
-const TOPICS: &[&str] = &["gigmesh.auth.v1", "gigmesh.users.v1"];
+const TOPICS: &[&str] = &[
+    "gigmesh.auth.v1",
+    "gigmesh.users.v1",
+    "gigmesh.gigs.v1",
+    "gigmesh.reviews.v1",
+];
 
 /// Demo accounts created by `gigmesh dev`: (email, username, password, roles).
 const DEMO_ACCOUNTS: &[(&str, &str, &str, &[gigmesh_auth::Role])] = &[
@@ -55,9 +60,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gateway => Mode::Gateway,
         Command::Migrate { service } => Mode::Migrate(*service),
         Command::Config => Mode::Dev,
+        Command::RebuildSearchIndex { .. } => Mode::Migrate(Some(ServiceName::Search)),
     };
     let mut config: GigmeshConfig = gigmesh_config::extract(&figment)?;
-    if matches!(cli.command, Command::Dev { .. } | Command::Config) {
+    if matches!(
+        cli.command,
+        Command::Dev { .. } | Command::Config | Command::RebuildSearchIndex { dev: true }
+    ) {
         config = config.with_dev_defaults();
     }
     config.validate_for(mode)?;
@@ -69,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { service } => run_service(config, service).await,
         Command::Gateway => run_gateway(config).await,
         Command::Migrate { service } => run_migrations(config, service).await,
+        Command::RebuildSearchIndex { .. } => rebuild_search_index(config).await,
         Command::Config => {
             #[allow(clippy::print_stdout)]
             {
@@ -158,6 +168,8 @@ enum ServiceApp {
     Auth(gigmesh_auth_service::App),
     Users(gigmesh_users::App),
     Notifications(gigmesh_notifications::App),
+    Gigs(gigmesh_gigs::App),
+    Search(gigmesh_search::App),
 }
 
 impl ServiceApp {
@@ -177,6 +189,12 @@ impl ServiceApp {
                 gigmesh_notifications::App::build(deps, config.notifications.settings.clone())
                     .await?,
             ),
+            ServiceName::Gigs => {
+                Self::Gigs(gigmesh_gigs::App::build(deps, config.gigs.settings.clone()).await?)
+            }
+            ServiceName::Search => Self::Search(
+                gigmesh_search::App::build(deps, config.search.settings.clone()).await?,
+            ),
         })
     }
 
@@ -185,6 +203,8 @@ impl ServiceApp {
             Self::Auth(app) => app.routes(),
             Self::Users(app) => app.routes(),
             Self::Notifications(app) => app.routes(),
+            Self::Gigs(app) => app.routes(),
+            Self::Search(app) => app.routes(),
         }
     }
 
@@ -193,15 +213,19 @@ impl ServiceApp {
             Self::Auth(app) => app.background(),
             Self::Users(app) => app.background(),
             Self::Notifications(app) => app.background(),
+            Self::Gigs(app) => app.background(),
+            Self::Search(app) => app.background(),
         }
     }
 
     /// Fully qualified gRPC services the app serves.
     fn service_names(&self) -> Vec<String> {
         match self {
-            Self::Auth(_) => vec!["gigmesh.auth.v1.AuthService".to_owned()],
-            Self::Users(_) => vec!["gigmesh.users.v1.UserService".to_owned()],
-            Self::Notifications(_) => Vec::new(),
+            Self::Auth(app) => app.service_names(),
+            Self::Users(app) => app.service_names(),
+            Self::Notifications(app) => app.service_names(),
+            Self::Gigs(app) => app.service_names(),
+            Self::Search(app) => app.service_names(),
         }
     }
 }
@@ -210,11 +234,7 @@ fn database_config(
     config: &GigmeshConfig,
     service: ServiceName,
 ) -> &gigmesh_config::DatabaseConfig {
-    match service {
-        ServiceName::Auth => &config.auth.database,
-        ServiceName::Users => &config.users.database,
-        ServiceName::Notifications => &config.notifications.database,
-    }
+    config.service_endpoints(service).2
 }
 
 /// How often remote verifiers re-read auth's public keys, so rotated keys are picked up
@@ -321,7 +341,12 @@ async fn run_dev(config: GigmeshConfig, create_demo_accounts: bool) -> anyhow::R
     let auth_app = ServiceApp::Auth(auth.clone());
 
     let mut apps = vec![auth_app];
-    for service in [ServiceName::Users, ServiceName::Notifications] {
+    for service in [
+        ServiceName::Users,
+        ServiceName::Notifications,
+        ServiceName::Gigs,
+        ServiceName::Search,
+    ] {
         let database = database_config(&config, service);
         let db = open_database(&database.url, database.max_connections, service).await?;
         let deps = ServiceDeps {
@@ -402,15 +427,9 @@ fn print_dev_banner(
 async fn run_service(config: GigmeshConfig, service: ServiceName) -> anyhow::Result<()> {
     let telemetry =
         gigmesh_telemetry::init(&config.telemetry, &format!("gigmesh-{}", service.as_str()))?;
-    let section_listen = match service {
-        ServiceName::Auth => (&config.auth.listen, &config.auth.metrics_listen),
-        ServiceName::Users => (&config.users.listen, &config.users.metrics_listen),
-        ServiceName::Notifications => (
-            &config.notifications.listen,
-            &config.notifications.metrics_listen,
-        ),
-    };
-    let listener = TcpListener::bind(section_listen.0)
+    let (listen, metrics_listen, _) = config.service_endpoints(service);
+    let section_listen = (listen.to_owned(), metrics_listen.to_owned());
+    let listener = TcpListener::bind(&section_listen.0)
         .await
         .with_context(|| format!("cannot listen on {}", section_listen.0))?;
     let address = listener.local_addr()?;
@@ -442,7 +461,7 @@ async fn run_service(config: GigmeshConfig, service: ServiceName) -> anyhow::Res
         spawn_key_refresh(&mut tasks, &verifier, &shutdown);
     }
     spawn_background(&mut tasks, app.background(), &shutdown);
-    spawn_metrics(&mut tasks, section_listen.1, &shutdown).await?;
+    spawn_metrics(&mut tasks, &section_listen.1, &shutdown).await?;
     let options = ServeOptions {
         service_names: app.service_names(),
         ..ServeOptions::default()
@@ -474,6 +493,14 @@ async fn run_gateway(config: GigmeshConfig) -> anyhow::Result<()> {
             "gigmesh.users.v1.UserService".to_owned(),
             Upstream::connect_lazy(&config.upstreams.users)?,
         ),
+        (
+            "gigmesh.gigs.v1.GigService".to_owned(),
+            Upstream::connect_lazy(&config.upstreams.gigs)?,
+        ),
+        (
+            "gigmesh.search.v1.SearchService".to_owned(),
+            Upstream::connect_lazy(&config.upstreams.search)?,
+        ),
     ];
     let mut tasks = JoinSet::new();
     spawn_key_refresh(&mut tasks, &verifier, &shutdown);
@@ -497,9 +524,32 @@ async fn run_migrations(config: GigmeshConfig, only: Option<ServiceName>) -> any
             ServiceName::Auth => gigmesh_auth_service::migrate(&db).await?,
             ServiceName::Users => gigmesh_users::migrate(&db).await?,
             ServiceName::Notifications => gigmesh_notifications::migrate(&db).await?,
+            ServiceName::Gigs => gigmesh_gigs::migrate(&db).await?,
+            ServiceName::Search => gigmesh_search::migrate(&db).await?,
         }
         tracing::info!(service = service.as_str(), "migrations applied");
         db.close().await;
+    }
+    telemetry.shutdown();
+    Ok(())
+}
+
+async fn rebuild_search_index(config: GigmeshConfig) -> anyhow::Result<()> {
+    let telemetry = gigmesh_telemetry::init(&config.telemetry, "gigmesh-search-rebuild")?;
+    let database = database_config(&config, ServiceName::Search);
+    let db = open_database(&database.url, database.max_connections, ServiceName::Search).await?;
+    let bus = open_bus(&config).await?;
+    let deps = ServiceDeps {
+        db,
+        bus,
+        verifier: TokenVerifier::from_jwks([]),
+    };
+    let search = gigmesh_search::App::build(deps, config.search.settings.clone()).await?;
+    let indexed = search.rebuild_index().await?;
+    tracing::info!(indexed, "search index rebuilt");
+    #[allow(clippy::print_stdout)]
+    {
+        println!("search index rebuilt: {indexed} gigs");
     }
     telemetry.shutdown();
     Ok(())

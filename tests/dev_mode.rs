@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::flows;
 use support::mesh::DevMesh;
 use support::rpc::{Protocol, Rpc};
@@ -77,4 +79,15 @@ async fn a_bad_configuration_exits_before_binding() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("users.database.url"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sellers_publish_gigs_and_buyers_find_them() {
+    let mesh = DevMesh::start().await;
+    for protocol in [Protocol::Grpc, Protocol::GrpcWeb] {
+        let rpc = Rpc::connect(mesh.address, protocol).await;
+        // Dev mode: a paused gig leaves the results within a second.
+        flows::gigs_and_search_flow(&rpc, &mesh.mail_directory(), Duration::from_secs(1)).await;
+    }
+    mesh.stop().await;
 }

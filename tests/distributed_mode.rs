@@ -6,12 +6,15 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::flows;
 use support::mesh::DistributedMesh;
 use support::rpc::{Protocol, Rpc};
 
-/// One mesh (a broker, an SMTP server, three databases, five processes) for the whole
-/// story: the identity flow and the rejections over both protocols, an admin (bootstrapped in
+/// One mesh (a broker, an SMTP server, five databases, seven processes) for the whole
+/// story: the identity flow and the rejections over both protocols, gigs published and
+/// found through search, an admin (bootstrapped in
 /// auth's database, as an operator would) suspending an account, then SIGTERM to every
 /// process, each of which must exit successfully.
 #[tokio::test]
@@ -23,6 +26,10 @@ async fn the_mesh_of_processes_serves_the_identity_flow_and_stops_gracefully() {
         flows::identity_flow(&rpc, &mail).await;
         flows::rejections(&rpc, &mail).await;
     }
+    // Gigs and search across processes and Kafka: a change reaches the results within a
+    // few seconds.
+    let rpc = Rpc::connect(mesh.address, Protocol::Grpc).await;
+    flows::gigs_and_search_flow(&rpc, &mail, Duration::from_secs(5)).await;
 
     let rpc = Rpc::connect(mesh.address, Protocol::Grpc).await;
     let admin = flows::NewAccount::unique("admin");

@@ -143,7 +143,7 @@ pub struct MeshProcess {
 }
 
 /// The mesh as production runs it: `gigmesh migrate` once, then `gigmesh serve auth`,
-/// `gigmesh serve users`, `gigmesh serve notifications` and `gigmesh gateway` as separate
+/// `users`, `notifications`, `gigs` and `search`, and `gigmesh gateway`, as separate
 /// processes on their own 127.0.0.1 ports, configured only through `GIGMESH__` environment
 /// variables, on one fresh PostgreSQL database per service, a Kafka-protocol broker (tansu,
 /// in memory) and an SMTP server (aiosmtpd) that delivers into a maildir.
@@ -153,24 +153,26 @@ pub struct MeshProcess {
 pub struct DistributedMesh {
     /// The gateway, the only address clients call.
     pub address: SocketAddr,
-    /// auth, users, notifications, gateway: in start order.
+    /// auth, users, notifications, gigs, search, gateway: in start order.
     pub processes: Vec<MeshProcess>,
     pub kafka: gigmesh_testing::TestKafka,
     pub smtp: gigmesh_testing::TestSmtpServer,
-    /// auth, users, notifications.
-    pub databases: [gigmesh_testing::TestDatabase; 3],
+    /// auth, users, notifications, gigs, search.
+    pub databases: [gigmesh_testing::TestDatabase; 5],
     logs: tempfile::TempDir,
 }
 
 /// The services, in start order; each name is also its configuration section.
-const DISTRIBUTED_SERVICES: [&str; 3] = ["auth", "users", "notifications"];
+const DISTRIBUTED_SERVICES: [&str; 5] = ["auth", "users", "notifications", "gigs", "search"];
 
 impl DistributedMesh {
     /// Starts the whole mesh and waits until every process answers health with SERVING.
     pub async fn start() -> Self {
-        let (kafka, smtp, auth_db, users_db, notifications_db) = tokio::join!(
+        let (kafka, smtp, auth_db, users_db, notifications_db, gigs_db, search_db) = tokio::join!(
             gigmesh_testing::TestKafka::start(),
             gigmesh_testing::TestSmtpServer::start(),
+            gigmesh_testing::TestDatabase::postgres(),
+            gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
@@ -180,7 +182,7 @@ impl DistributedMesh {
             processes: Vec::new(),
             kafka,
             smtp,
-            databases: [auth_db, users_db, notifications_db],
+            databases: [auth_db, users_db, notifications_db, gigs_db, search_db],
             logs: tempfile::tempdir().expect("temp dir for logs"),
         };
         mesh.migrate().await;
@@ -239,6 +241,14 @@ impl DistributedMesh {
             .env(
                 "GIGMESH__UPSTREAMS__USERS",
                 format!("http://{}", addresses[1]),
+            )
+            .env(
+                "GIGMESH__UPSTREAMS__GIGS",
+                format!("http://{}", addresses[3]),
+            )
+            .env(
+                "GIGMESH__UPSTREAMS__SEARCH",
+                format!("http://{}", addresses[4]),
             );
         mesh.spawn("gateway", mesh.address, gateway);
 
@@ -274,10 +284,12 @@ impl DistributedMesh {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         // Every service's tables and the event tables exist before any service starts.
-        let own_tables: [&[&str]; 3] = [
+        let own_tables: [&[&str]; 5] = [
             &["accounts", "sessions", "signing_keys", "login_failures"],
             &["profiles"],
             &["sent_mail"],
+            &["gigs", "sellers", "saved_gigs"],
+            &["gig_documents"],
         ];
         for ((service, database), own_tables) in DISTRIBUTED_SERVICES
             .iter()
@@ -347,7 +359,15 @@ impl DistributedMesh {
     pub fn logs(&self) -> String {
         const LINES: usize = 100;
         let mut text = String::new();
-        for name in ["migrate", "auth", "users", "notifications", "gateway"] {
+        for name in [
+            "migrate",
+            "auth",
+            "users",
+            "notifications",
+            "gigs",
+            "search",
+            "gateway",
+        ] {
             let log = self.logs.path().join(format!("{name}.log"));
             if let Ok(contents) = std::fs::read_to_string(&log) {
                 let lines: Vec<&str> = contents.lines().collect();

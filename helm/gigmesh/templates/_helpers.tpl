@@ -33,14 +33,14 @@ chart label value: name-version.
 The components the chart runs, in start order.
 */}}
 {{- define "gigmesh.components" -}}
-gateway auth users notifications
+gateway auth users notifications gigs search
 {{- end }}
 
 {{/*
 The services (everything but the gateway).
 */}}
 {{- define "gigmesh.services" -}}
-auth users notifications
+auth users notifications gigs search
 {{- end }}
 
 {{/*
@@ -130,6 +130,18 @@ is "file".
 {{- end }}
 
 {{/*
+Where the search service keeps its tantivy index (an emptyDir in every search pod), or ""
+when the index is in memory (config.search.settings.index_dir empty) or in OpenSearch
+(config.search.settings.index_kind "opensearch").
+*/}}
+{{- define "gigmesh.searchIndexDir" -}}
+{{- $settings := dig "search" "settings" dict .Values.config }}
+{{- if ne (toString (dig "index_kind" "" $settings)) "opensearch" }}
+{{- dig "index_dir" "" $settings }}
+{{- end }}
+{{- end }}
+
+{{/*
 An integer value (Helm reads numbers in values as floats) as a decimal string.
 */}}
 {{- define "gigmesh.int" -}}
@@ -139,7 +151,8 @@ An integer value (Helm reads numbers in values as floats) as a decimal string.
 {{/*
 The gigmesh configuration the chart deploys, as a YAML tree: .Values.config with the keys
 the chart owns (the bus adapter, every listen address, the upstreams, the mail directory of
-the file mailer). Fails on keys that belong to the chart or to the Secret.
+the file mailer; no search index directory with OpenSearch). Fails on keys that belong to the
+chart, the pods (search.settings.replica_id) or the Secret, and on a bad search index kind.
 */}}
 {{- define "gigmesh.effectiveConfig" -}}
 {{- $config := deepCopy .Values.config }}
@@ -151,7 +164,17 @@ the file mailer). Fails on keys that belong to the chart or to the Secret.
 {{- if hasKey (dig "notifications" "settings" "smtp" dict $config) "password" }}
 {{- fail "config.notifications.settings.smtp.password is a secret: set secrets.smtpPassword, or the smtp-password key of secrets.existingSecret" }}
 {{- end }}
-{{- $ownedKeys := list (list "bus" "kind") (list "gateway" "listen") (list "telemetry" "metrics_listen") (list "upstreams" "auth") (list "upstreams" "users") }}
+{{- if hasKey (dig "search" "settings" dict $config) "replica_id" }}
+{{- fail "config.search.settings.replica_id is set by the chart (each search pod uses its pod name); remove it from config" }}
+{{- end }}
+{{- $indexKind := toString (dig "search" "settings" "index_kind" "" $config) }}
+{{- if not (has $indexKind (list "" "tantivy" "opensearch")) }}
+{{- fail (printf "config.search.settings.index_kind must be tantivy or opensearch, not %q" $indexKind) }}
+{{- end }}
+{{- if and (eq $indexKind "opensearch") (not (dig "search" "settings" "opensearch_url" "" $config)) }}
+{{- fail "config.search.settings.opensearch_url is required when config.search.settings.index_kind is opensearch" }}
+{{- end }}
+{{- $ownedKeys := list (list "bus" "kind") (list "gateway" "listen") (list "telemetry" "metrics_listen") (list "upstreams" "auth") (list "upstreams" "users") (list "upstreams" "gigs") (list "upstreams" "search") }}
 {{- range $service := splitList " " (include "gigmesh.services" .) }}
 {{- $ownedKeys = append $ownedKeys (list $service "listen") }}
 {{- $ownedKeys = append $ownedKeys (list $service "metrics_listen") }}
@@ -171,7 +194,9 @@ the file mailer). Fails on keys that belong to the chart or to the Secret.
   "telemetry" (dict "metrics_listen" $metricsListen)
   "upstreams" (dict
     "auth" (printf "http://%s-auth:%s" $fullname (include "gigmesh.int" .Values.auth.port))
-    "users" (printf "http://%s-users:%s" $fullname (include "gigmesh.int" .Values.users.port)))
+    "users" (printf "http://%s-users:%s" $fullname (include "gigmesh.int" .Values.users.port))
+    "gigs" (printf "http://%s-gigs:%s" $fullname (include "gigmesh.int" .Values.gigs.port))
+    "search" (printf "http://%s-search:%s" $fullname (include "gigmesh.int" .Values.search.port)))
 }}
 {{- range $service := splitList " " (include "gigmesh.services" .) }}
 {{- $_ := set $owned $service (dict
@@ -180,6 +205,9 @@ the file mailer). Fails on keys that belong to the chart or to the Secret.
 {{- end }}
 {{- with include "gigmesh.mailDir" . }}
 {{- $_ := set $owned.notifications "settings" (dict "file_dir" .) }}
+{{- end }}
+{{- if eq $indexKind "opensearch" }}
+{{- $_ := unset (dig "search" "settings" dict $config) "index_dir" }}
 {{- end }}
 {{- toYaml (mustMergeOverwrite $config $owned) }}
 {{- end }}

@@ -48,6 +48,16 @@ use crate::domain::{
 
 /// Analyzer of the ranked text fields.
 const TEXT_ANALYZER: &str = "gig_text";
+
+/// One word of a query.
+struct QueryWord {
+    /// As the text analyzer makes it (lower case, stemmed): matched exactly.
+    analyzed: String,
+    /// As typed, in lower case: matched within the typo distance.
+    typed: String,
+    /// The length that sets the typo distance.
+    typo_chars: usize,
+}
 /// Analyzer of the title words for autocomplete: lower case, no stemming.
 const WORDS_ANALYZER: &str = "gig_words";
 /// Analyzer of whole titles and tags for autocomplete: one lower-case term each.
@@ -374,21 +384,34 @@ impl Inner {
 
     /// The analyzed words of `text`, each with the length that sets its typo distance.
     fn words(&self, text: &str) -> Vec<(String, usize)> {
+        self.query_words(text)
+            .into_iter()
+            .map(|word| (word.analyzed, word.typo_chars))
+            .collect()
+    }
+
+    /// The words of a query: analyzed (stemmed) for the exact match, as typed (lower case)
+    /// for the typo match, and the length that sets the typo distance.
+    fn query_words(&self, text: &str) -> Vec<QueryWord> {
         let mut analyzer = self.analyzer.clone();
         let mut stream = analyzer.token_stream(text);
         let mut words = Vec::new();
         while stream.advance() {
             let token = stream.token();
             let analyzed_chars = token.text.chars().count();
+            let typed = text
+                .get(token.offset_from..token.offset_to)
+                .map(str::to_lowercase)
+                .unwrap_or_else(|| token.text.clone());
             // Stemming shortens words ("branding" -> "brand"); the typo distance follows
             // the shorter of what was typed and the term compared, so short stems stay
             // strict.
-            let chars = text
-                .get(token.offset_from..token.offset_to)
-                .map_or(analyzed_chars, |typed| {
-                    typed.chars().count().min(analyzed_chars)
-                });
-            words.push((token.text.clone(), chars));
+            let typo_chars = typed.chars().count().min(analyzed_chars);
+            words.push(QueryWord {
+                analyzed: token.text.clone(),
+                typed,
+                typo_chars,
+            });
         }
         words
     }
@@ -404,35 +427,57 @@ impl Inner {
             (fields.description, 1.0),
         ];
         let word_queries: Vec<(Occur, Box<dyn Query>)> = self
-            .words(text)
+            .query_words(text)
             .into_iter()
-            .map(|(word, typed_chars)| {
-                let distance = typo_distance(typed_chars);
-                let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for (field, boost) in weighted {
-                    let term = Term::from_field_text(field, &word);
-                    alternatives.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-                            boost,
-                        )),
-                    ));
+            .map(
+                |QueryWord {
+                     analyzed: word,
+                     typed,
+                     typo_chars,
+                 }| {
+                    let distance = typo_distance(typo_chars);
+                    let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                    // A typo often changes what the stemmer makes of a word ("wordpres" stems
+                    // to "wordpr", three edits from "wordpress"), so typos are also matched as
+                    // typed against the unstemmed title words.
                     if distance > 0 {
+                        let typed_term = Term::from_field_text(fields.title_words, &typed);
                         alternatives.push((
                             Occur::Should,
                             Box::new(BoostQuery::new(
-                                Box::new(FuzzyTermQuery::new(term, distance, true)),
-                                boost * FUZZY_WEIGHT,
+                                Box::new(FuzzyTermQuery::new(typed_term, distance, true)),
+                                weighted[0].1 * FUZZY_WEIGHT,
                             )),
                         ));
                     }
-                }
-                (
-                    Occur::Must,
-                    Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>,
-                )
-            })
+                    for (field, boost) in weighted {
+                        let term = Term::from_field_text(field, &word);
+                        alternatives.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(
+                                Box::new(TermQuery::new(
+                                    term.clone(),
+                                    IndexRecordOption::WithFreqs,
+                                )),
+                                boost,
+                            )),
+                        ));
+                        if distance > 0 {
+                            alternatives.push((
+                                Occur::Should,
+                                Box::new(BoostQuery::new(
+                                    Box::new(FuzzyTermQuery::new(term, distance, true)),
+                                    boost * FUZZY_WEIGHT,
+                                )),
+                            ));
+                        }
+                    }
+                    (
+                        Occur::Must,
+                        Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>,
+                    )
+                },
+            )
             .collect();
         if word_queries.is_empty() {
             return None;
