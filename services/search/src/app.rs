@@ -13,7 +13,7 @@ use tonic::service::Routes;
 
 use crate::api::SearchApi;
 use crate::events::{CONSUMER_NAME_PREFIX, GIGS_TOPIC, GigEventsHandler, document_from_stored};
-use crate::index::{SearchIndex, TantivyIndex};
+use crate::index::{OpenSearchIndex, SearchIndex, TantivyIndex};
 use crate::store;
 
 /// Migrations of the service's own tables.
@@ -26,15 +26,33 @@ pub async fn migrate(db: &gigmesh_db::Db) -> anyhow::Result<()> {
         .context("cannot migrate the search database")
 }
 
+/// Which [`SearchIndex`] adapter the service answers from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKind {
+    /// An embedded tantivy index per replica (`index_dir`).
+    Tantivy,
+    /// One OpenSearch index shared by every replica (`opensearch_url`, `opensearch_index`).
+    Opensearch,
+}
+
 /// Settings of the search service.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// How often a consumed event is tried before it is dead-lettered.
     pub event_max_attempts: u32,
+    /// The index adapter: `"tantivy"` (default) or `"opensearch"`.
+    pub index_kind: IndexKind,
     /// Directory of the tantivy index; empty keeps the index in memory (tests), rebuilt from
-    /// the database at every start.
+    /// the database at every start. Unused with OpenSearch.
     pub index_dir: String,
+    /// Base URL of the OpenSearch cluster (`http://` or `https://`), required with
+    /// `index_kind = "opensearch"`.
+    pub opensearch_url: String,
+    /// Name of the OpenSearch index: lower case, at most 255 bytes, none of
+    /// `\ / * ? " < > | , #`, spaces or `:`, not starting with `-`, `_` or `+`.
+    pub opensearch_index: String,
     /// Name of this replica, unique among the search replicas: each replica keeps its own
     /// index and reads every gig event itself, in consumer group
     /// `search.gigs-events.<replica_id>`. Letters, digits, `-`, `_` and `.`.
@@ -45,7 +63,10 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             event_max_attempts: 5,
+            index_kind: IndexKind::Tantivy,
             index_dir: String::new(),
+            opensearch_url: String::new(),
+            opensearch_index: "gigmesh-gigs".to_owned(),
             replica_id: "local".to_owned(),
         }
     }
@@ -69,7 +90,44 @@ impl Validate for Config {
                 "must be 1 to 100 letters, digits, '-', '_' or '.'",
             );
         }
+        if self.index_kind == IndexKind::Opensearch {
+            let url_ok = url::Url::parse(&self.opensearch_url).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
+            });
+            if !url_ok {
+                problems.add(
+                    path,
+                    "opensearch_url",
+                    "must be an http:// or https:// URL with a host",
+                );
+            }
+        }
+        if !valid_opensearch_index(&self.opensearch_index) {
+            problems.add(
+                path,
+                "opensearch_index",
+                "must be 1 to 255 bytes of lower case, not starting with '-', '_' or '+', \
+                 without spaces or any of \\ / * ? \" < > | , # :",
+            );
+        }
     }
+}
+
+/// Whether `name` is a valid OpenSearch index name.
+fn valid_opensearch_index(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.starts_with(['-', '_', '+'])
+        && !name.chars().any(|c| {
+            c.is_uppercase()
+                || c.is_whitespace()
+                || matches!(
+                    c,
+                    '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':'
+                )
+        })
 }
 
 impl Config {
@@ -101,8 +159,10 @@ pub struct App {
 }
 
 impl App {
-    /// Validates `config`, migrates the database and opens the index; an empty index (new,
-    /// in memory, or discarded for a new schema) is rebuilt from the stored snapshots.
+    /// Validates `config`, migrates the database and opens the index its `index_kind`
+    /// names (tantivy in `index_dir` or in memory, or the OpenSearch index, created on first
+    /// use); an empty index (new, in memory, or discarded for a new schema) is rebuilt from
+    /// the stored snapshots.
     pub async fn build(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
         config.check()?;
         migrate(&deps.db).await?;
@@ -110,18 +170,27 @@ impl App {
             .ensure_topics(&[GIGS_TOPIC])
             .await
             .context("create the gigs event topic")?;
-        let index = if config.index_dir.is_empty() {
-            TantivyIndex::in_memory()?
-        } else {
-            let directory = config.index_dir.clone();
-            tokio::task::spawn_blocking(move || TantivyIndex::open(Path::new(&directory)))
-                .await
-                .context("open the search index")??
+        let index: Arc<dyn SearchIndex> = match config.index_kind {
+            IndexKind::Opensearch => Arc::new(OpenSearchIndex::connect(
+                &config.opensearch_url,
+                &config.opensearch_index,
+            )?),
+            IndexKind::Tantivy if config.index_dir.is_empty() => {
+                Arc::new(TantivyIndex::in_memory()?)
+            }
+            IndexKind::Tantivy => {
+                let directory = config.index_dir.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || TantivyIndex::open(Path::new(&directory)))
+                        .await
+                        .context("open the search index")??,
+                )
+            }
         };
         let app = App {
             deps,
             config,
-            index: Arc::new(index),
+            index,
         };
         if app.index.count().await? == 0 {
             let indexed = app.rebuild_index().await?;
@@ -225,5 +294,45 @@ mod tests {
             };
             assert!(config.check().is_err(), "{replica_id:?}");
         }
+    }
+
+    #[test]
+    fn the_opensearch_index_needs_a_url_and_a_valid_index_name() {
+        assert_eq!(Config::default().opensearch_index, "gigmesh-gigs");
+        let opensearch = |url: &str, index: &str| Config {
+            index_kind: IndexKind::Opensearch,
+            opensearch_url: url.to_owned(),
+            opensearch_index: index.to_owned(),
+            ..Config::default()
+        };
+        assert!(
+            opensearch("http://opensearch:9200", "gigmesh-gigs")
+                .check()
+                .is_ok()
+        );
+        assert!(
+            opensearch("https://search.internal", "gigs.v2")
+                .check()
+                .is_ok()
+        );
+        for url in ["", "opensearch:9200", "ftp://opensearch", "http://"] {
+            assert!(opensearch(url, "gigmesh-gigs").check().is_err(), "{url:?}");
+        }
+        for index in ["", "Gigs", "_gigs", "-gigs", "gi gs", "gigs/1", "a:b", ".."] {
+            assert!(
+                opensearch("http://opensearch:9200", index).check().is_err(),
+                "{index:?}"
+            );
+        }
+        let parsed: Config = serde_json::from_value(serde_json::json!({
+            "index_kind": "opensearch",
+            "opensearch_url": "http://localhost:9200"
+        }))
+        .unwrap();
+        assert_eq!(parsed.index_kind, IndexKind::Opensearch);
+        assert_eq!(parsed.opensearch_index, "gigmesh-gigs");
+        assert!(
+            serde_json::from_value::<Config>(serde_json::json!({ "index_kind": "solr" })).is_err()
+        );
     }
 }

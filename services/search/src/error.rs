@@ -37,8 +37,32 @@ impl From<SearchError> for Status {
         let api_error = match error {
             SearchError::InvalidArgument(violations) => ApiError::InvalidArgument(violations),
             SearchError::GigNotFound(_) => ApiError::NotFound(message),
+            SearchError::Index(index_error) if index_error.is_unavailable() => {
+                ApiError::Unavailable("the search index is unavailable; retry later".to_owned())
+            }
             SearchError::Index(index_error) => ApiError::internal(index_error),
         };
         api_error.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::IndexError;
+
+    #[test]
+    fn an_unavailable_engine_is_unavailable_and_other_index_failures_are_internal() {
+        let status = Status::from(SearchError::Index(IndexError::unavailable("503")));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        let wrapped = IndexError(
+            anyhow::Error::new(crate::index::EngineUnavailable("timeout".to_owned()))
+                .context("search the index"),
+        );
+        assert!(wrapped.is_unavailable());
+        let status = Status::from(SearchError::Index(IndexError(anyhow::anyhow!(
+            "bad mapping"
+        ))));
+        assert_eq!(status.code(), tonic::Code::Internal);
     }
 }

@@ -7,7 +7,8 @@
 //! per replica and rebuildable from the table at any time ([`App::rebuild_index`]). Buyers
 //! search it by keywords (with typo tolerance), filters, sorts and facets, get autocomplete
 //! suggestions and similar gigs. The index sits behind the [`SearchIndex`] port, with an
-//! embedded tantivy adapter.
+//! embedded tantivy adapter (one index per replica) and an OpenSearch adapter (one index
+//! shared by every replica), chosen by [`Config::index_kind`].
 
 #![forbid(unsafe_code)]
 
@@ -19,10 +20,10 @@ mod events;
 mod index;
 mod store;
 
-pub use app::{App, Config, MIGRATIONS, migrate};
+pub use app::{App, Config, IndexKind, MIGRATIONS, migrate};
 pub use domain::{
     Cursor, Facets, Filters, GigDocument, PriceRange, RangeCount, SearchHit, SearchQuery,
     SearchResults, Sort, SortValue, Suggestion, ValueCount,
 };
 pub use events::{CONSUMER_NAME_PREFIX, GIGS_TOPIC};
-pub use index::{IndexError, SearchIndex, TantivyIndex};
+pub use index::{IndexError, OpenSearchIndex, SearchIndex, TantivyIndex};

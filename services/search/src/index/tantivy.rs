@@ -39,7 +39,7 @@ use tantivy::{
 };
 use uuid::Uuid;
 
-use super::{IndexError, SearchIndex};
+use super::{IndexError, SearchIndex, by_rating, plain_words, rank_suggestions};
 use crate::domain::{
     Cursor, DELIVERY_BUCKET_BOUNDS, Facets, Filters, GigDocument, PRICE_BUCKET_BOUNDS, SearchHit,
     SearchQuery, SearchResults, Sort, SortValue, Suggestion, ValueCount, bucket_of, edit_distance,
@@ -702,12 +702,7 @@ impl Inner {
         for (_, address) in candidates {
             documents.push(self.load(&searcher, address)?);
         }
-        documents.sort_by(|a, b| {
-            b.rating
-                .total_cmp(&a.rating)
-                .then_with(|| b.rating_count.cmp(&a.rating_count))
-                .then_with(|| a.title.cmp(&b.title))
-        });
+        documents.sort_by(by_rating);
         Ok(rank_suggestions(prefix, &documents, limit))
     }
 
@@ -774,14 +769,6 @@ impl Inner {
     }
 }
 
-/// The lower-case words of `text`, split at anything but letters and digits.
-fn plain_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
 /// Typo tolerance for a word of `typed_chars` characters.
 fn typo_distance(typed_chars: usize) -> u8 {
     match typed_chars {
@@ -789,44 +776,6 @@ fn typo_distance(typed_chars: usize) -> u8 {
         4..=7 => 1,
         _ => 2,
     }
-}
-
-/// Titles starting with the prefix first, then tags, then titles with a word starting with
-/// it; each group in the order of `documents` (best rated first); no text twice.
-fn rank_suggestions(prefix: &str, documents: &[GigDocument], limit: usize) -> Vec<Suggestion> {
-    let mut seen = std::collections::HashSet::new();
-    let mut suggestions = Vec::new();
-    let mut push = |text: &str, gig_id: Option<Uuid>, suggestions: &mut Vec<Suggestion>| {
-        if suggestions.len() < limit && seen.insert(text.to_lowercase()) {
-            suggestions.push(Suggestion {
-                text: text.to_owned(),
-                gig_id,
-            });
-        }
-    };
-    for document in documents {
-        if document.title.to_lowercase().starts_with(prefix) {
-            push(&document.title, Some(document.gig_id), &mut suggestions);
-        }
-    }
-    for document in documents {
-        for tag in &document.tags {
-            if tag.to_lowercase().starts_with(prefix) {
-                push(tag, None, &mut suggestions);
-            }
-        }
-    }
-    for document in documents {
-        let has_word = document
-            .title
-            .to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|word| word.starts_with(prefix));
-        if has_word {
-            push(&document.title, Some(document.gig_id), &mut suggestions);
-        }
-    }
-    suggestions
 }
 
 /// The two halves of a UUID, whose order as a pair is the UUID's byte order.
