@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
 use gigmesh_proto::auth::{GetJwksRequest, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -25,6 +25,9 @@ const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY_SECONDS: u64 = 5;
+/// Most tokens remembered as verified (about 1 KiB each with their claims); past that the
+/// expired ones are forgotten, or all of them when most are still valid.
+const MAX_REMEMBERED_TOKENS: usize = 10_000;
 
 /// Where a [`TokenVerifier`] gets the public keys (JWKS) from.
 #[async_trait::async_trait]
@@ -82,7 +85,12 @@ pub struct TokenVerifier {
 }
 
 struct Shared {
-    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    keys: RwLock<KeySet>,
+    /// Tokens that verified against the current keys, with their claims. A signed-in client
+    /// sends the same token with every call for its whole lifetime; finding it here costs a
+    /// lookup instead of an Ed25519 signature check (tens of microseconds), which is most of
+    /// what verifying costs the gateway and every service on each call.
+    verified: Mutex<VerifiedTokens>,
     source: Option<Arc<dyn JwksSource>>,
     validation: Validation,
     min_refresh_interval: Duration,
@@ -91,9 +99,25 @@ struct Shared {
     last_unknown_key_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
 
+/// The usable keys by kid, and which replacement of the keys they are.
+#[derive(Default)]
+struct KeySet {
+    generation: u64,
+    by_kid: HashMap<String, Arc<DecodingKey>>,
+}
+
+/// Tokens verified with the keys of one [`KeySet`] generation. Everything in it was checked
+/// in full (signature, `iss`, `aud`); only `exp` is checked again on each use, by the same
+/// rule, so a remembered token is accepted exactly when checking it again would accept it.
+#[derive(Default)]
+struct VerifiedTokens {
+    generation: u64,
+    claims_by_token: HashMap<Box<str>, Claims>,
+}
+
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut kids: Vec<String> = self.shared.keys.read().keys().cloned().collect();
+        let mut kids: Vec<String> = self.shared.keys.read().by_kid.keys().cloned().collect();
         kids.sort();
         formatter
             .debug_struct("TokenVerifier")
@@ -136,7 +160,8 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Self {
             shared: Arc::new(Shared {
-                keys: RwLock::new(HashMap::new()),
+                keys: RwLock::new(KeySet::default()),
+                verified: Mutex::new(VerifiedTokens::default()),
                 source,
                 validation,
                 min_refresh_interval,
@@ -146,33 +171,40 @@ impl TokenVerifier {
     }
 
     /// Verifies `token` (signature, `exp`, `iss`, `aud`) and returns its claims.
+    ///
+    /// A token that verified before with the same keys is not checked again except for
+    /// `exp`; replacing the keys forgets every token verified with the old ones.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if let Some(claims) = self.remembered(token) {
+            return Ok(claims);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Malformed);
         }
         let kid = header.kid.ok_or(TokenError::Malformed)?;
-        let key = match self.key(&kid) {
-            Some(key) => key,
+        let (key, generation) = match self.key(&kid) {
+            Some(found) => found,
             None => {
                 self.fetch_for_unknown_key(&kid).await;
                 self.key(&kid).ok_or(TokenError::UnknownKey)?
             }
         };
         let token_data = jsonwebtoken::decode::<Claims>(token, &key, &self.shared.validation)?;
+        self.remember(token, &token_data.claims, generation);
         Ok(token_data.claims)
     }
 
     /// Whether the verifier currently knows the key `kid`.
     pub fn knows_key(&self, kid: &str) -> bool {
-        self.shared.keys.read().contains_key(kid)
+        self.shared.keys.read().by_kid.contains_key(kid)
     }
 
     /// Fetches the keys from the source now and replaces the known set; returns how many
     /// usable keys it holds. Does nothing (and returns the current count) without a source.
     pub async fn refresh(&self) -> anyhow::Result<usize> {
         let Some(source) = &self.shared.source else {
-            return Ok(self.shared.keys.read().len());
+            return Ok(self.shared.keys.read().by_kid.len());
         };
         let keys = tokio::time::timeout(FETCH_TIMEOUT, source.fetch())
             .await
@@ -200,8 +232,39 @@ impl TokenVerifier {
         }
     }
 
-    fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        self.shared.keys.read().get(kid).cloned()
+    /// The key `kid` and the generation of the key set it belongs to.
+    fn key(&self, kid: &str) -> Option<(Arc<DecodingKey>, u64)> {
+        let keys = self.shared.keys.read();
+        let key = keys.by_kid.get(kid)?.clone();
+        Some((key, keys.generation))
+    }
+
+    /// The claims of `token` if it verified before with the current keys and is not expired.
+    fn remembered(&self, token: &str) -> Option<Claims> {
+        let verified = self.shared.verified.lock();
+        let claims = verified.claims_by_token.get(token)?;
+        is_unexpired(claims.exp, unix_now()).then(|| claims.clone())
+    }
+
+    /// Remembers that `token` verified with the keys of `generation`, unless the keys have
+    /// been replaced since.
+    fn remember(&self, token: &str, claims: &Claims, generation: u64) {
+        let mut verified = self.shared.verified.lock();
+        if verified.generation != generation {
+            return;
+        }
+        if verified.claims_by_token.len() >= MAX_REMEMBERED_TOKENS {
+            let now = unix_now();
+            verified
+                .claims_by_token
+                .retain(|_, claims| is_unexpired(claims.exp, now));
+            if verified.claims_by_token.len() >= MAX_REMEMBERED_TOKENS * 3 / 4 {
+                verified.claims_by_token.clear();
+            }
+        }
+        verified
+            .claims_by_token
+            .insert(Box::from(token), claims.clone());
     }
 
     async fn fetch_for_unknown_key(&self, kid: &str) {
@@ -251,9 +314,25 @@ impl TokenVerifier {
             }
         }
         let count = usable.len();
-        *self.shared.keys.write() = usable;
+        let mut keys = self.shared.keys.write();
+        keys.generation += 1;
+        keys.by_kid = usable;
+        // Under the key lock, so generations reach the remembered tokens in order.
+        let mut verified = self.shared.verified.lock();
+        verified.generation = keys.generation;
+        verified.claims_by_token.clear();
         count
     }
+}
+
+/// Whether a token expiring at `exp` is still accepted at `now` (unix seconds): the rule of
+/// the full check, which refuses a token once `exp + LEEWAY_SECONDS < now`.
+fn is_unexpired(exp: i64, now: u64) -> bool {
+    i128::from(exp) + i128::from(LEEWAY_SECONDS) >= i128::from(now)
+}
+
+fn unix_now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
 }
 
 /// The verifying key of an Ed25519 JWK (RFC 8037).
@@ -465,6 +544,77 @@ mod tests {
         source.keys.lock().clear();
         verifier.refresh().await.expect("refresh");
         assert!(!verifier.knows_key(key.kid()));
+    }
+
+    #[tokio::test]
+    async fn verified_tokens_are_remembered_with_their_claims() {
+        let key = SigningKey::generate();
+        let verifier = TokenVerifier::from_jwks(vec![key.public_jwk()]);
+        let issued = claims();
+        let token = signer(&key).sign(&issued).expect("signs");
+        assert_eq!(verifier.verify(&token).await, Ok(issued.clone()));
+        assert_eq!(verifier.remembered(&token), Some(issued.clone()));
+        assert_eq!(verifier.verify(&token).await, Ok(issued));
+    }
+
+    #[tokio::test]
+    async fn refused_tokens_are_not_remembered() {
+        let key = SigningKey::generate();
+        let verifier = TokenVerifier::from_jwks(vec![key.public_jwk()]);
+        let mut other_audience = claims();
+        other_audience.aud = "someone-else".to_owned();
+        let token = signer(&key).sign(&other_audience).expect("signs");
+        assert!(verifier.verify(&token).await.is_err());
+        assert_eq!(verifier.remembered(&token), None);
+    }
+
+    #[tokio::test]
+    async fn remembered_tokens_still_expire() {
+        let key = SigningKey::generate();
+        let verifier = TokenVerifier::from_jwks(vec![key.public_jwk()]);
+        let mut expired = claims();
+        expired.iat -= 3600;
+        expired.exp = expired.iat + 900;
+        let token = signer(&key).sign(&expired).expect("signs");
+        let generation = verifier.shared.keys.read().generation;
+        verifier.remember(&token, &expired, generation);
+        assert_eq!(verifier.verify(&token).await, Err(TokenError::Expired));
+    }
+
+    #[tokio::test]
+    async fn remembered_tokens_are_forgotten_with_their_keys() {
+        let key = SigningKey::generate();
+        let source = Arc::new(CountingSource::default());
+        source.keys.lock().push(key.public_jwk());
+        let verifier = TokenVerifier::remote(source.clone());
+        let token = signer(&key).sign(&claims()).expect("signs");
+        assert!(verifier.verify(&token).await.is_ok());
+
+        source.keys.lock().clear();
+        verifier.refresh().await.expect("refresh");
+        assert_eq!(verifier.remembered(&token), None);
+        assert_eq!(verifier.verify(&token).await, Err(TokenError::UnknownKey));
+    }
+
+    #[tokio::test]
+    async fn tokens_verified_with_replaced_keys_are_not_remembered() {
+        let key = SigningKey::generate();
+        let verifier = TokenVerifier::from_jwks(vec![key.public_jwk()]);
+        let issued = claims();
+        let token = signer(&key).sign(&issued).expect("signs");
+        let stale_generation = verifier.shared.keys.read().generation;
+        verifier.replace_keys(vec![key.public_jwk()]);
+        verifier.remember(&token, &issued, stale_generation);
+        assert_eq!(verifier.remembered(&token), None);
+    }
+
+    #[test]
+    fn the_expiry_rule_is_the_full_checks() {
+        let exp = 1_000_000;
+        assert!(is_unexpired(exp, 1_000_000));
+        assert!(is_unexpired(exp, 1_000_000 + LEEWAY_SECONDS));
+        assert!(!is_unexpired(exp, 1_000_000 + LEEWAY_SECONDS + 1));
+        assert!(!is_unexpired(-1, 1_000_000));
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! Benchmarks of gigmesh, as a release-mode program rather than tests: meaningful numbers
+//! need an optimised build, many calls and a quiet machine, none of which a test run has.
+//!
+//! `gigmesh-bench gateway` starts in one process the auth service as `gigmesh serve auth`
+//! runs it (SQLite and the embedded event log in a temporary directory, production
+//! settings), a gateway forwarding to it over a tonic channel as `gigmesh gateway` does, and
+//! a gateway calling its routes in-process as `gigmesh dev` does. It times the signed-in
+//! `GetMyAccount` straight to the service and through each gateway, one call at a time and
+//! with many in flight, then `LogIn` with the production argon2id parameters, and prints a
+//! Markdown report on stdout (progress goes to stderr).
+
+mod measure;
+mod mesh;
+mod report;
+mod stats;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gigmesh_config::TelemetryConfig;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::measure::{Call, Target};
+use crate::mesh::BenchMesh;
+use crate::report::{Machine, Results, Settings};
+
+/// Bursts each target's concurrent calls are split into, so targets take turns.
+const CONCURRENT_ROUNDS: usize = 10;
+/// Untimed sign-ins per target before the measured ones.
+const SIGN_IN_WARMUP: usize = 2;
+
+#[derive(Parser)]
+#[command(name = "gigmesh-bench", about = "Latency benchmarks of gigmesh")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// What the gateway adds to a signed-in call, and how long a sign-in takes.
+    Gateway(GatewayOptions),
+}
+
+#[derive(Args)]
+struct GatewayOptions {
+    /// Untimed GetMyAccount calls per target first (connections, caches, allocator).
+    #[arg(long, default_value_t = 2_000)]
+    warmup: usize,
+    /// Measured GetMyAccount calls per target, one call in flight at a time.
+    #[arg(long, default_value_t = 20_000)]
+    calls: usize,
+    /// GetMyAccount calls in flight at once in the concurrent run.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured GetMyAccount calls per target in the concurrent run.
+    #[arg(long, default_value_t = 20_000)]
+    concurrent_calls: usize,
+    /// Measured sign-ins per target.
+    #[arg(long, default_value_t = 50)]
+    logins: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("gigmesh-bench: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        install_telemetry()?;
+        match cli.command {
+            Command::Gateway(options) => gateway(options).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gigmesh-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Telemetry as production runs it (info-level spans and events, W3C propagation, the
+/// Prometheus recorder), so its cost is in the numbers; log lines below warnings are
+/// formatted and then dropped, so they do not bury the report.
+fn install_telemetry() -> anyhow::Result<()> {
+    let production = TelemetryConfig {
+        metrics_listen: String::new(),
+        ..TelemetryConfig::default()
+    };
+    tracing_subscriber::registry()
+        .with(EnvFilter::try_new(&production.log_filter)?)
+        .with(
+            tracing_subscriber::fmt::layer().compact().with_writer(
+                std::io::stderr
+                    .with_max_level(tracing::Level::WARN)
+                    .or_else(std::io::sink),
+            ),
+        )
+        .try_init()?;
+    // Installs the propagator and the metrics recorder; the subscriber above stays.
+    let _telemetry = gigmesh_telemetry::init(&production, "gigmesh-bench")?;
+    Ok(())
+}
+
+async fn gateway(options: GatewayOptions) -> anyhow::Result<()> {
+    let machine_before = Machine::read();
+    let mesh = BenchMesh::start().await?;
+    let mut targets = vec![
+        Target::connect("direct to the service", mesh.service).await?,
+        Target::connect(
+            "gateway → channel → service (distributed)",
+            mesh.gateway_over_channel,
+        )
+        .await?,
+        Target::connect("gateway → in-process routes (dev)", mesh.gateway_in_process).await?,
+    ];
+    let access_token = targets[0].sign_in().await?;
+    let get_my_account = Call::GetMyAccount {
+        authorization: measure::bearer(&access_token)?,
+    };
+
+    eprintln!(
+        "GetMyAccount, one at a time: {} warm-up + {} calls per target",
+        options.warmup, options.calls
+    );
+    let one_at_a_time =
+        measure::one_at_a_time(&mut targets, &get_my_account, options.warmup, options.calls)
+            .await?;
+    eprintln!(
+        "GetMyAccount, {} in flight: {} calls per target",
+        options.concurrency, options.concurrent_calls
+    );
+    let many_at_once = measure::many_at_once(
+        &targets,
+        &get_my_account,
+        options.concurrency,
+        options.concurrent_calls,
+        CONCURRENT_ROUNDS,
+    )
+    .await?;
+    eprintln!("LogIn: {} sign-ins per target", options.logins);
+    let sign_ins =
+        measure::one_at_a_time(&mut targets, &Call::LogIn, SIGN_IN_WARMUP, options.logins).await?;
+    let first_token_verification =
+        measure::first_token_verification(&mesh.jwks, &access_token, options.calls).await?;
+    let repeated_token_verification =
+        measure::repeated_token_verification(&mesh.verifier, &access_token, options.calls).await?;
+    let argon2 = mesh.auth_config.argon2.clone();
+    let password_verification = measure::password_verification(&argon2, options.logins).await?;
+    let target_names = targets.iter().map(|target| target.name).collect();
+    drop(targets);
+    mesh.stop().await;
+    let machine_after = Machine::read();
+
+    let settings = Settings {
+        warmup: options.warmup,
+        calls: options.calls,
+        concurrency: options.concurrency,
+        concurrent_calls: options.concurrent_calls,
+        logins: options.logins,
+        argon2,
+    };
+    let results = Results {
+        target_names,
+        one_at_a_time,
+        many_at_once,
+        sign_ins,
+        password_verification,
+        first_token_verification,
+        repeated_token_verification,
+    };
+    print_report(&report::render(
+        &machine_before,
+        &machine_after,
+        &settings,
+        &results,
+    ));
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn print_report(report: &str) {
+    print!("{report}");
+}
