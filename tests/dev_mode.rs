@@ -89,5 +89,26 @@ async fn sellers_publish_gigs_and_buyers_find_them() {
         // Dev mode: a paused gig leaves the results within a second.
         flows::gigs_and_search_flow(&rpc, &mesh.mail_directory(), Duration::from_secs(1)).await;
     }
-    mesh.stop().await;
+    let data_dir = mesh.stop().await;
+
+    // The index is derived: the command rebuilds it from the search service's database.
+    let output = support::mesh::gigmesh(&["rebuild-search-index", "--dev"])
+        .env("GIGMESH__DATA_DIR", data_dir.path())
+        .output()
+        .await
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let indexed: u64 = stdout
+        .trim()
+        .strip_prefix("search index rebuilt: ")
+        .and_then(|rest| rest.strip_suffix(" gigs"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output: {stdout}"));
+    // Three gigs per protocol, all active again after the pause and resume.
+    assert_eq!(indexed, 6, "{stdout}");
 }
