@@ -176,15 +176,7 @@ impl Config {
 
     /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
     pub fn check(&self) -> anyhow::Result<()> {
-        let mut problems = Problems::default();
-        Validate::validate(self, "", &mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(anyhow::anyhow!(
-                "invalid notifications configuration: {problems:?}"
-            ))
-        }
+        Ok(gigmesh_config::check(self, "notifications.settings")?)
     }
 }
 

@@ -133,15 +133,7 @@ fn valid_opensearch_index(name: &str) -> bool {
 impl Config {
     /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
     pub fn check(&self) -> anyhow::Result<()> {
-        let mut problems = Problems::default();
-        Validate::validate(self, "", &mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(anyhow::anyhow!(
-                "invalid search configuration: {problems:?}"
-            ))
-        }
+        Ok(gigmesh_config::check(self, "search.settings")?)
     }
 
     /// Consumer group (and inbox name) of this replica on `gigmesh.gigs.v1`.

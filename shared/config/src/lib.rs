@@ -99,6 +99,14 @@ impl fmt::Display for InvalidConfig {
     }
 }
 
+/// Checks a configuration that lives at `path` (e.g. `users.settings`) on its own, the way
+/// [`load`] checks the whole: every problem at once, each named with its key and variable.
+pub fn check<T: Validate + ?Sized>(config: &T, path: &str) -> Result<(), ConfigError> {
+    let mut problems = Problems::default();
+    config.validate(path, &mut problems);
+    problems.finish()
+}
+
 /// Loads `T` from its defaults, the optional TOML `file` and the `GIGMESH__` environment,
 /// then validates it.
 pub fn load<T>(file: Option<&Path>) -> Result<T, ConfigError>
