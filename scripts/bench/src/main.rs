@@ -8,10 +8,17 @@
 //! `GetMyAccount` straight to the service and through each gateway, one call at a time and
 //! with many in flight, then `LogIn` with the production argon2id parameters, and prints a
 //! Markdown report on stdout (progress goes to stderr).
+//!
+//! `gigmesh-bench search` indexes generated gigs with the search service's tantivy adapter
+//! and loads the same gigs into PostgreSQL with a full-text (tsvector + GIN) index, then
+//! runs the same mix of keyword, filter and facet searches against both, one at a time and
+//! with two in flight, and prints a Markdown report the same way.
 
 mod measure;
 mod mesh;
 mod report;
+mod search;
+mod search_corpus;
 mod stats;
 
 use std::process::ExitCode;
@@ -43,6 +50,32 @@ struct Cli {
 enum Command {
     /// What the gateway adds to a signed-in call, and how long a sign-in takes.
     Gateway(GatewayOptions),
+    /// The search index against PostgreSQL full-text search on the same gigs and searches.
+    Search(SearchOptions),
+}
+
+#[derive(Args)]
+struct SearchOptions {
+    /// Generated gigs to index.
+    #[arg(long, default_value_t = 100_000)]
+    documents: usize,
+    /// Searches in the mix; each engine runs all of them one at a time, then again with
+    /// `--workers` in flight.
+    #[arg(long, default_value_t = 2_000)]
+    queries: usize,
+    /// Untimed searches per engine first (caches, prepared statements).
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Searches in flight at once in the throughput run (one per core on 2 cores).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// PostgreSQL server to compare with; a fresh database is created there and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+    /// Leave PostgreSQL's JIT compilation on (by default the benchmark database turns it
+    /// off, as is usual for short queries).
+    #[arg(long)]
+    postgres_jit: bool,
 }
 
 #[derive(Args)]
@@ -80,6 +113,7 @@ fn main() -> ExitCode {
         install_telemetry()?;
         match cli.command {
             Command::Gateway(options) => gateway(options).await,
+            Command::Search(options) => search_benchmark(options).await,
         }
     });
     match outcome {
@@ -187,6 +221,19 @@ async fn gateway(options: GatewayOptions) -> anyhow::Result<()> {
         &settings,
         &results,
     ));
+    Ok(())
+}
+
+async fn search_benchmark(options: SearchOptions) -> anyhow::Result<()> {
+    let settings = search::SearchSettings {
+        documents: options.documents,
+        queries: options.queries,
+        warmup: options.warmup,
+        workers: options.workers.max(1),
+        postgres_url: options.postgres_url,
+        postgres_jit: options.postgres_jit,
+    };
+    print_report(&search::run(&settings).await?);
     Ok(())
 }
 

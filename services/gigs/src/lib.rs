@@ -21,3 +21,4 @@ mod taxonomy;
 
 pub use app::{App, Config, MIGRATIONS, migrate};
 pub use events::{CONSUMER_NAME, GIGS_TOPIC, REVIEWS_TOPIC, USERS_TOPIC};
+pub use taxonomy::{CATEGORIES, Category, Subcategory};
