@@ -22,12 +22,11 @@ use gigmesh_proto::gigs::{
 use gigmesh_proto::reviews::RatingsChanged;
 use gigmesh_proto::types::Money;
 use gigmesh_proto::users::{Language, Proficiency, ProfileChanged, PublicProfile};
-use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
+use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer, signed_in, violated_fields};
 use prost::Message as _;
 use prost_types::FieldMask;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
-use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 /// How long one consumer or subscription step waits for a record.
@@ -307,31 +306,6 @@ impl TestGigs {
                 (response.gigs, response.next_page_token)
             })
     }
-}
-
-fn signed_in<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
-}
-
-/// The fields named by the INVALID_ARGUMENT details of `status`.
-fn violated_fields(status: &Status) -> Vec<String> {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn usd(amount_minor: i64) -> Option<Money> {

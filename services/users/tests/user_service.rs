@@ -17,14 +17,13 @@ use gigmesh_proto::users::{
     Language, PortfolioItem, Proficiency, Profile, ProfileChanged, SellerActivated, SellerProfile,
     UpdateMyProfileRequest, UpdateMySellerProfileRequest,
 };
-use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
+use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer, signed_in, violated_fields};
 use gigmesh_types::{now_millis, timestamp_from_millis};
 use gigmesh_users::{AUTH_TOPIC, App, Config, USERS_TOPIC};
 use prost::Message as _;
 use prost_types::FieldMask;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
-use tonic_types::StatusExt as _;
+use tonic::{Code, Status};
 use uuid::Uuid;
 
 /// How long one consumer or subscription step waits for a record.
@@ -201,31 +200,6 @@ impl TestUsers {
             .await
             .map(tonic::Response::into_inner)
     }
-}
-
-fn signed_in<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header value"),
-    );
-    request
-}
-
-/// The fields named by the INVALID_ARGUMENT details of `status`.
-fn violated_fields(status: &Status) -> Vec<String> {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The event in `envelope`, which must be of type `E`.

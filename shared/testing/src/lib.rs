@@ -10,6 +10,7 @@
 
 mod db;
 mod events;
+mod grpc;
 mod kafka;
 mod server;
 mod smtp;
@@ -17,6 +18,7 @@ mod smtp;
 pub use db::TestDatabase;
 pub use events::{publish_envelope, publish_event};
 pub use gigmesh_db::Backend;
+pub use grpc::{signed_in, violated_fields};
 pub use kafka::TestKafka;
 pub use server::{TestBus, TestServer};
 pub use smtp::TestSmtpServer;
