@@ -1666,29 +1666,7 @@ async fn concurrent_changes_get_one_version_each(backend: Backend) {
     assert_eq!(versions, expected);
 }
 
-/// Runs each scenario as its own test on SQLite and on PostgreSQL.
-macro_rules! on_sqlite_and_postgres {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Postgres).await;
-                }
-            )+
-        }
-    };
-}
-
-on_sqlite_and_postgres!(
+gigmesh_testing::on_sqlite_and_postgres!(
     the_taxonomy_is_served,
     a_gig_goes_through_its_lifecycle_with_increasing_versions,
     visibility_depends_on_state_and_caller,

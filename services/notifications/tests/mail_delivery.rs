@@ -451,29 +451,7 @@ async fn the_service_serves_health_without_rpcs_of_its_own(backend: Backend) {
     server.stop().await;
 }
 
-/// Runs each scenario as its own test on SQLite and on PostgreSQL.
-macro_rules! on_sqlite_and_postgres {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Postgres).await;
-                }
-            )+
-        }
-    };
-}
-
-on_sqlite_and_postgres!(
+gigmesh_testing::on_sqlite_and_postgres!(
     verification_mail_is_written_with_link_and_token,
     reset_mail_links_to_the_reset_page_for_one_hour,
     password_change_sends_a_security_notice,

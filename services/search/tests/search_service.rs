@@ -804,29 +804,7 @@ async fn a_new_replica_builds_its_own_index_from_the_documents_table(backend: Ba
     assert_eq!(restarted.index().count().await.expect("count"), 2);
 }
 
-/// Runs each scenario as its own test on SQLite and on PostgreSQL.
-macro_rules! on_sqlite_and_postgres {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Postgres).await;
-                }
-            )+
-        }
-    };
-}
-
-on_sqlite_and_postgres!(
+gigmesh_testing::on_sqlite_and_postgres!(
     keywords_find_gigs_even_with_a_typo,
     filters_combine_and_facets_match_the_results,
     every_sort_orders_and_pages_completely,

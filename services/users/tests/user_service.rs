@@ -944,29 +944,7 @@ async fn malformed_auth_events_are_dead_lettered(backend: Backend) {
     users.register("after").await;
 }
 
-/// Runs each scenario as its own test on SQLite and on PostgreSQL.
-macro_rules! on_sqlite_and_postgres {
-    ($($scenario:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(super::Backend::Postgres).await;
-                }
-            )+
-        }
-    };
-}
-
-on_sqlite_and_postgres!(
+gigmesh_testing::on_sqlite_and_postgres!(
     a_registered_user_gets_a_profile_named_after_the_username,
     the_same_registration_delivered_twice_creates_one_profile,
     my_profile_before_the_registration_arrives_is_being_created,

@@ -22,3 +22,27 @@ pub use grpc::{signed_in, violated_fields};
 pub use kafka::TestKafka;
 pub use server::{TestBus, TestServer};
 pub use smtp::TestSmtpServer;
+
+/// Runs each named scenario (an `async fn(Backend)` in the same module) as its own test on
+/// SQLite and on PostgreSQL: `on_sqlite_and_postgres!(a_scenario, another_scenario);`.
+#[macro_export]
+macro_rules! on_sqlite_and_postgres {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
