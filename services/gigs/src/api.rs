@@ -237,10 +237,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::PublishGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
-        let gig_id =
-            input::parse_gig_id("gig_id", &request.get_ref().gig_id).map_err(GigsError::from)?;
-        tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+        let (user_id, gig_id) = caller_and_gig(&request, &request.get_ref().gig_id)?;
         let require_review = self.require_review;
         let view = self
             .change_own_gig(user_id, gig_id, GigChange::Published, |gig, now| {
@@ -255,10 +252,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::PauseGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
-        let gig_id =
-            input::parse_gig_id("gig_id", &request.get_ref().gig_id).map_err(GigsError::from)?;
-        tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+        let (user_id, gig_id) = caller_and_gig(&request, &request.get_ref().gig_id)?;
         let view = self
             .change_own_gig(user_id, gig_id, GigChange::Paused, Gig::pause)
             .await?;
@@ -270,10 +264,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::ResumeGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
-        let gig_id =
-            input::parse_gig_id("gig_id", &request.get_ref().gig_id).map_err(GigsError::from)?;
-        tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+        let (user_id, gig_id) = caller_and_gig(&request, &request.get_ref().gig_id)?;
         let view = self
             .change_own_gig(user_id, gig_id, GigChange::Resumed, Gig::resume)
             .await?;
@@ -285,10 +276,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::DeleteGigRequest>,
     ) -> Result<Response<proto::DeleteGigResponse>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
-        let gig_id =
-            input::parse_gig_id("gig_id", &request.get_ref().gig_id).map_err(GigsError::from)?;
-        tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+        let (user_id, gig_id) = caller_and_gig(&request, &request.get_ref().gig_id)?;
         self.change_own_gig(user_id, gig_id, GigChange::Deleted, Gig::delete)
             .await?;
         tracing::info!(gig_id = %gig_id, "gig deleted");
@@ -375,10 +363,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::SaveGigRequest>,
     ) -> Result<Response<proto::SaveGigResponse>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
-        let gig_id =
-            input::parse_gig_id("gig_id", &request.get_ref().gig_id).map_err(GigsError::from)?;
-        tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+        let (user_id, gig_id) = caller_and_gig(&request, &request.get_ref().gig_id)?;
         let mut tx = self.db.begin().await.map_err(GigsError::from)?;
         let visible = store::find_gig(&mut *tx, gig_id)
             .await
@@ -401,10 +386,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::UnsaveGigRequest>,
     ) -> Result<Response<proto::UnsaveGigResponse>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
-        let gig_id =
-            input::parse_gig_id("gig_id", &request.get_ref().gig_id).map_err(GigsError::from)?;
-        tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+        let (user_id, gig_id) = caller_and_gig(&request, &request.get_ref().gig_id)?;
         store::unsave_gig(self.db.pool(), user_id, gig_id)
             .await
             .map_err(GigsError::from)?;
@@ -497,4 +479,13 @@ fn viewer<T>(request: &Request<T>) -> Viewer {
         },
         Err(_) => Viewer::Anonymous,
     }
+}
+
+/// The signed-in caller and the gig a lifecycle request names, recorded on the span.
+#[allow(clippy::result_large_err)]
+fn caller_and_gig<T>(request: &Request<T>, raw_gig_id: &str) -> Result<(UserId, GigId), Status> {
+    let user_id = caller_id(caller(request)?)?;
+    let gig_id = input::parse_gig_id("gig_id", raw_gig_id).map_err(GigsError::from)?;
+    tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
+    Ok((user_id, gig_id))
 }
