@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Parser, Subcommand};
+
+use crate::services::SERVICES;
 
 /// gigmesh — the backend of a freelance marketplace, as a gRPC service mesh.
 ///
@@ -43,7 +46,8 @@ pub enum Command {
     /// Run one service in this process (distributed mode).
     Serve {
         /// The service to run.
-        service: ServiceName,
+        #[arg(value_parser = service_names())]
+        service: String,
     },
     /// Run the gateway in this process (distributed mode), in front of the services'
     /// addresses from the configuration.
@@ -51,7 +55,8 @@ pub enum Command {
     /// Create the databases (PostgreSQL) and apply every migration, then exit.
     Migrate {
         /// Only this service (default: all).
-        service: Option<ServiceName>,
+        #[arg(value_parser = service_names())]
+        service: Option<String>,
     },
     /// Print the configuration as gigmesh sees it (secrets redacted), then exit.
     Config,
@@ -64,39 +69,10 @@ pub enum Command {
     },
 }
 
-/// A gigmesh service that runs as its own process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ServiceName {
-    /// Accounts, credentials, sessions, signing keys.
-    Auth,
-    /// Profiles and seller profiles.
-    Users,
-    /// Email and notifications.
-    Notifications,
-    /// Gigs, packages, the category taxonomy, favourites.
-    Gigs,
-    /// Gig search: keywords, filters, facets, suggestions.
-    Search,
-}
-
-impl ServiceName {
-    /// Every service, in start order.
-    pub const ALL: [ServiceName; 5] = [
-        Self::Auth,
-        Self::Users,
-        Self::Notifications,
-        Self::Gigs,
-        Self::Search,
-    ];
-
-    /// The lowercase name used in configuration keys and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auth => "auth",
-            Self::Users => "users",
-            Self::Notifications => "notifications",
-            Self::Gigs => "gigs",
-            Self::Search => "search",
-        }
-    }
+/// The services' names, each with its summary for `--help`.
+fn service_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(SERVICES.iter().map(|entry| {
+        let description = entry.description();
+        PossibleValue::new(description.name).help(description.summary)
+    }))
 }

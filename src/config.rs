@@ -1,19 +1,28 @@
-//! The configuration of a gigmesh process: one document for every mode, with per-service
-//! sections. `gigmesh dev` fills what is left empty with embedded defaults under the data
-//! directory; distributed mode must be told its databases, broker and addresses.
+//! The configuration of a gigmesh process: one document for every mode. The shared sections
+//! (data directory, telemetry, bus, gateway, upstream addresses) are typed here; each
+//! service's section (`[auth]`, `[users]`, …) comes from the service list, so a new service
+//! brings its own. `gigmesh dev` fills what is left empty with embedded defaults under the
+//! data directory; distributed mode must be told its databases, broker and addresses.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use gigmesh_config::{BusConfig, DatabaseConfig, Problems, TelemetryConfig, Validate};
+use figment::Figment;
+use figment::providers::Serialized;
+use gigmesh_config::{
+    BusConfig, ConfigError, Problems, TelemetryConfig, Validate, extract, layered,
+};
 use gigmesh_gateway::GatewayConfig;
+use gigmesh_runtime::{ConfiguredService, Description};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::ServiceName;
+use crate::services::SERVICES;
 
-/// The whole configuration.
+/// The sections every process shares; each service's own section sits beside them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GigmeshConfig {
+#[serde(default)]
+pub struct SharedSections {
     /// Directory for embedded databases, the embedded event log and mail files.
     pub data_dir: PathBuf,
     /// Logs, traces, metrics.
@@ -22,110 +31,203 @@ pub struct GigmeshConfig {
     pub bus: BusConfig,
     /// The gateway.
     pub gateway: GatewayConfig,
-    /// Addresses of the services (distributed mode).
-    pub upstreams: UpstreamsConfig,
-    /// The auth service.
-    pub auth: ServiceSection<gigmesh_auth_service::Config>,
-    /// The users service.
-    pub users: ServiceSection<gigmesh_users::Config>,
-    /// The notifications service.
-    pub notifications: ServiceSection<gigmesh_notifications::Config>,
-    /// The gigs service.
-    pub gigs: ServiceSection<gigmesh_gigs::Config>,
-    /// The search service.
-    pub search: ServiceSection<gigmesh_search::Config>,
+    /// Where the services are, for the processes that call them in distributed mode, by
+    /// service name (`upstreams.users = "http://users:50052"`): the gateway forwards to
+    /// them, and every verifier reads auth's public keys from the token issuer's.
+    pub upstreams: BTreeMap<String, String>,
 }
 
-impl Default for GigmeshConfig {
+impl Default for SharedSections {
     fn default() -> Self {
+        let upstreams = SERVICES
+            .iter()
+            .map(|entry| entry.description())
+            .filter(has_upstream)
+            .map(|description| {
+                (
+                    description.name.to_owned(),
+                    format!("http://127.0.0.1:{}", description.default_port),
+                )
+            })
+            .collect();
         Self {
             data_dir: PathBuf::from(".gigmesh"),
             telemetry: TelemetryConfig::default(),
             bus: BusConfig::default(),
             gateway: GatewayConfig::default(),
-            upstreams: UpstreamsConfig::default(),
-            auth: ServiceSection::new("127.0.0.1:50051"),
-            users: ServiceSection::new("127.0.0.1:50052"),
-            notifications: ServiceSection::new("127.0.0.1:50053"),
-            gigs: ServiceSection::new("127.0.0.1:50054"),
-            search: ServiceSection::new("127.0.0.1:50055"),
+            upstreams,
         }
     }
 }
 
-/// Where the services are, for the processes that call them in distributed mode: the
-/// gateway forwards to them, and every verifier reads auth's public keys from `auth`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UpstreamsConfig {
-    /// Address of the auth service, e.g. `http://auth:50051`.
-    pub auth: String,
-    /// Address of the users service, e.g. `http://users:50052`.
-    pub users: String,
-    /// Address of the gigs service, e.g. `http://gigs:50054`.
-    pub gigs: String,
-    /// Address of the search service, e.g. `http://search:50055`.
-    pub search: String,
+/// Whether other processes call `description`'s service: it serves gRPC (the gateway
+/// forwards to it) or it issues tokens (verifiers read its keys).
+fn has_upstream(description: &Description) -> bool {
+    !description.grpc_services.is_empty() || description.issues_tokens
 }
 
-impl Default for UpstreamsConfig {
-    fn default() -> Self {
-        Self {
-            auth: "http://127.0.0.1:50051".to_owned(),
-            users: "http://127.0.0.1:50052".to_owned(),
-            gigs: "http://127.0.0.1:50054".to_owned(),
-            search: "http://127.0.0.1:50055".to_owned(),
+/// The whole configuration: the shared sections and every service's section.
+pub struct GigmeshConfig {
+    /// The sections every process shares.
+    pub shared: SharedSections,
+    /// Every service's section, in the order of the service list.
+    pub services: Vec<Box<dyn ConfiguredService>>,
+}
+
+impl fmt::Debug for GigmeshConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut document = formatter.debug_struct("GigmeshConfig");
+        document
+            .field("data_dir", &self.shared.data_dir)
+            .field("telemetry", &self.shared.telemetry)
+            .field("bus", &self.shared.bus)
+            .field("gateway", &self.shared.gateway)
+            .field("upstreams", &self.shared.upstreams);
+        for service in &self.services {
+            document.field(service.description().name, service);
+        }
+        document.finish()
+    }
+}
+
+impl GigmeshConfig {
+    /// The layered sources: defaults of the shared sections and of every service's
+    /// section, then the optional TOML `file`, then the `GIGMESH__` environment.
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut defaults = Figment::from(Serialized::defaults(SharedSections::default()));
+        for entry in SERVICES {
+            defaults = defaults.merge(entry.defaults());
+        }
+        layered(defaults, file)
+    }
+
+    /// Reads every section from `figment`, without validating the values. A top-level key
+    /// that is neither a shared section nor a service is refused, naming its variable.
+    pub fn extract(figment: &Figment) -> Result<Self, ConfigError> {
+        let shared: SharedSections = extract(figment)?;
+        refuse_unknown_sections(figment)?;
+        let services = SERVICES
+            .iter()
+            .map(|entry| entry.configure(figment))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { shared, services })
+    }
+
+    /// Fills what dev mode leaves empty: SQLite files, the embedded log and each service's
+    /// own files under `data_dir`.
+    pub fn with_dev_defaults(mut self) -> Self {
+        let data_dir = self.shared.data_dir.clone();
+        for service in &mut self.services {
+            service.use_data_dir(&data_dir);
+        }
+        if self.shared.bus.embedded_path == BusConfig::default().embedded_path {
+            self.shared.bus.embedded_path = data_dir.join("bus.db");
+        }
+        self
+    }
+
+    /// The section of the service called `name`.
+    pub fn service(&self, name: &str) -> Option<&dyn ConfiguredService> {
+        self.services
+            .iter()
+            .find(|service| service.description().name == name)
+            .map(AsRef::as_ref)
+    }
+
+    /// The address of the token issuer (auth), for remote verifiers.
+    pub fn token_issuer_url(&self) -> Option<&str> {
+        let issuer = self
+            .services
+            .iter()
+            .find(|service| service.description().issues_tokens)?;
+        self.shared
+            .upstreams
+            .get(issuer.description().name)
+            .map(String::as_str)
+    }
+
+    /// Checks the parts a process in `mode` will use.
+    pub fn validate_for(&self, mode: Mode<'_>) -> Result<(), ConfigError> {
+        let mut problems = Problems::default();
+        self.shared.telemetry.validate("telemetry", &mut problems);
+        self.shared.bus.validate("bus", &mut problems);
+        if matches!(mode, Mode::Dev | Mode::Gateway) {
+            Validate::validate(&self.shared.gateway, "gateway", &mut problems);
+        }
+        self.validate_upstreams(mode, &mut problems);
+        for service in &self.services {
+            let name = service.description().name;
+            let checked = match mode {
+                Mode::Dev | Mode::Migrate(None) => true,
+                Mode::Serve(served) | Mode::Migrate(Some(served)) => served == name,
+                Mode::Gateway => false,
+            };
+            if checked {
+                service.validate(matches!(mode, Mode::Serve(_)), &mut problems);
+            }
+        }
+        problems.finish()
+    }
+
+    /// The upstream addresses `mode` calls: every gRPC service's for the gateway, the
+    /// token issuer's for every process that verifies tokens with it.
+    fn validate_upstreams(&self, mode: Mode<'_>, problems: &mut Problems) {
+        for name in self.shared.upstreams.keys() {
+            let known = SERVICES
+                .iter()
+                .map(|entry| entry.description())
+                .any(|description| description.name == name && has_upstream(&description));
+            if !known {
+                problems.add(
+                    "upstreams",
+                    name,
+                    "is not a service that other processes call",
+                );
+            }
+        }
+        let needed: Vec<&'static str> = self
+            .services
+            .iter()
+            .map(|service| service.description())
+            .filter(|description| match mode {
+                Mode::Gateway => has_upstream(description),
+                Mode::Serve(served) => {
+                    description.issues_tokens
+                        && self
+                            .service(served)
+                            .is_some_and(|served| !served.description().issues_tokens)
+                }
+                Mode::Dev | Mode::Migrate(_) => false,
+            })
+            .map(|description| description.name)
+            .collect();
+        for name in needed {
+            match self.shared.upstreams.get(name) {
+                Some(url) => validate_url("upstreams", name, url, problems),
+                None => problems.add("upstreams", name, "must be given"),
+            }
         }
     }
 }
 
-/// One service's section: its address, its database and its own settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServiceSection<C> {
-    /// Where the service listens in distributed mode.
-    pub listen: String,
-    /// Where the service's metrics endpoint listens in distributed mode (empty: off).
-    pub metrics_listen: String,
-    /// The service's own database. Empty in dev mode means a SQLite file in the data dir.
-    pub database: DatabaseConfig,
-    /// Settings of the service itself.
-    pub settings: C,
-}
-
-impl<C: Default> ServiceSection<C> {
-    fn new(listen: &str) -> Self {
-        Self {
-            listen: listen.to_owned(),
-            metrics_listen: String::new(),
-            database: DatabaseConfig::default(),
-            settings: C::default(),
+/// Refuses top-level keys that are neither shared sections nor services: a misspelt
+/// section would otherwise be ignored without a word.
+fn refuse_unknown_sections(figment: &Figment) -> Result<(), ConfigError> {
+    let shared_keys: Vec<String> = extract::<BTreeMap<String, figment::value::Value>>(
+        &Figment::from(Serialized::defaults(SharedSections::default())),
+    )?
+    .into_keys()
+    .collect();
+    let document: BTreeMap<String, figment::value::Value> = extract(figment)?;
+    let mut problems = Problems::default();
+    for key in document.keys() {
+        let known = shared_keys.contains(key)
+            || SERVICES.iter().any(|entry| entry.description().name == key);
+        if !known {
+            problems.add("", key, "is not a configuration section of gigmesh");
         }
     }
-}
-
-impl<C: Default> Default for ServiceSection<C> {
-    fn default() -> Self {
-        Self::new("127.0.0.1:0")
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn validate_address(path: &str, key: &str, value: &str, problems: &mut Problems) {
-    if value.parse::<std::net::SocketAddr>().is_err() {
-        problems.add(
-            path,
-            key,
-            "must be host:port with an IP address, e.g. 0.0.0.0:50051",
-        );
-    }
+    problems.finish()
 }
 
 fn validate_url(path: &str, key: &str, value: &str, problems: &mut Problems) {
@@ -136,128 +238,15 @@ fn validate_url(path: &str, key: &str, value: &str, problems: &mut Problems) {
     }
 }
 
-impl GigmeshConfig {
-    /// Fills what dev mode leaves empty: SQLite files and the embedded log under `data_dir`.
-    pub fn with_dev_defaults(mut self) -> Self {
-        let data_dir = self.data_dir.clone();
-        for (name, database) in [
-            ("auth", &mut self.auth.database),
-            ("users", &mut self.users.database),
-            ("notifications", &mut self.notifications.database),
-            ("gigs", &mut self.gigs.database),
-            ("search", &mut self.search.database),
-        ] {
-            if database.url.is_empty() {
-                database.url =
-                    format!("sqlite://{}", data_dir.join(format!("{name}.db")).display());
-            }
-        }
-        if self.bus.embedded_path == BusConfig::default().embedded_path {
-            self.bus.embedded_path = data_dir.join("bus.db");
-        }
-        self.notifications.settings.use_data_dir_for_mail(&data_dir);
-        if self.search.settings.index_dir.is_empty() {
-            self.search.settings.index_dir = data_dir.join("search-index").display().to_string();
-        }
-        self
-    }
-
-    /// Where `service` listens, where its metrics are served, and its database.
-    pub fn service_endpoints(&self, service: ServiceName) -> (&str, &str, &DatabaseConfig) {
-        match service {
-            ServiceName::Auth => (
-                &self.auth.listen,
-                &self.auth.metrics_listen,
-                &self.auth.database,
-            ),
-            ServiceName::Users => (
-                &self.users.listen,
-                &self.users.metrics_listen,
-                &self.users.database,
-            ),
-            ServiceName::Notifications => (
-                &self.notifications.listen,
-                &self.notifications.metrics_listen,
-                &self.notifications.database,
-            ),
-            ServiceName::Gigs => (
-                &self.gigs.listen,
-                &self.gigs.metrics_listen,
-                &self.gigs.database,
-            ),
-            ServiceName::Search => (
-                &self.search.listen,
-                &self.search.metrics_listen,
-                &self.search.database,
-            ),
-        }
-    }
-
-    /// The settings of `service` as something that validates itself.
-    fn service_settings(&self, service: ServiceName) -> &dyn Validate {
-        match service {
-            ServiceName::Auth => &self.auth.settings,
-            ServiceName::Users => &self.users.settings,
-            ServiceName::Notifications => &self.notifications.settings,
-            ServiceName::Gigs => &self.gigs.settings,
-            ServiceName::Search => &self.search.settings,
-        }
-    }
-
-    /// Checks the parts a process in `mode` will use.
-    pub fn validate_for(&self, mode: Mode) -> Result<(), gigmesh_config::ConfigError> {
-        let mut problems = Problems::default();
-        self.telemetry.validate("telemetry", &mut problems);
-        self.bus.validate("bus", &mut problems);
-        let services: Vec<ServiceName> = match mode {
-            Mode::Dev | Mode::Migrate(None) => ServiceName::ALL.to_vec(),
-            Mode::Serve(service) | Mode::Migrate(Some(service)) => vec![service],
-            Mode::Gateway => Vec::new(),
-        };
-        if matches!(mode, Mode::Dev | Mode::Gateway) {
-            Validate::validate(&self.gateway, "gateway", &mut problems);
-        }
-        if matches!(mode, Mode::Gateway) {
-            for (key, url) in [
-                ("auth", &self.upstreams.auth),
-                ("users", &self.upstreams.users),
-                ("gigs", &self.upstreams.gigs),
-                ("search", &self.upstreams.search),
-            ] {
-                validate_url("upstreams", key, url, &mut problems);
-            }
-        }
-        if let Mode::Serve(service) = mode
-            && service != ServiceName::Auth
-        {
-            validate_url("upstreams", "auth", &self.upstreams.auth, &mut problems);
-        }
-        for service in services {
-            let path = service.as_str();
-            let (listen, metrics_listen, database) = self.service_endpoints(service);
-            if matches!(mode, Mode::Serve(_)) {
-                validate_address(path, "listen", listen, &mut problems);
-                if !metrics_listen.is_empty() {
-                    validate_address(path, "metrics_listen", metrics_listen, &mut problems);
-                }
-            }
-            database.validate(&join(path, "database"), &mut problems);
-            self.service_settings(service)
-                .validate(&join(path, "settings"), &mut problems);
-        }
-        problems.finish()
-    }
-}
-
 /// What the process is about to do; decides which sections must be valid.
 #[derive(Debug, Clone, Copy)]
-pub enum Mode {
+pub enum Mode<'a> {
     /// Everything in one process.
     Dev,
-    /// One service.
-    Serve(ServiceName),
+    /// One service, by name.
+    Serve(&'a str),
     /// The gateway only.
     Gateway,
-    /// Migrations of one or every service.
-    Migrate(Option<ServiceName>),
+    /// Migrations of one service or of every one.
+    Migrate(Option<&'a str>),
 }

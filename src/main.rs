@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod run;
+mod services;
 
 use std::process::ExitCode;
 

@@ -1,49 +1,30 @@
-//! Starting processes: dev (everything), one service, the gateway, migrations.
+//! Starting processes: dev (everything), one service, the gateway, migrations. Which
+//! services exist comes from [`SERVICES`]; nothing here names one, except the search
+//! index rebuild, which is a command of its own.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context as _;
-use gigmesh_auth::{GrpcJwksSource, TokenVerifier};
-use gigmesh_config::BusKind;
-use gigmesh_db::Db;
-use gigmesh_events::{BackgroundTask, EmbeddedBus, KafkaBus, SharedBus};
+use gigmesh_auth::TokenVerifier;
 use gigmesh_gateway::{Gateway, Upstream};
-use gigmesh_grpc::{ServeOptions, ServiceDeps};
+use gigmesh_runtime::process::{
+    cancel_on_signal, join_all, open_bus, open_database, remote_verifier, spawn_background,
+    spawn_key_refresh, spawn_metrics,
+};
+use gigmesh_runtime::{
+    Background, ConfiguredService, RunningService, Service as _, ServiceApp, ServiceDeps,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ServiceName};
+use crate::cli::{Cli, Command};
 use crate::config::{GigmeshConfig, Mode};
-
-/// Every topic a gigmesh service produces to.
-const TOPICS: &[&str] = &[
-    "gigmesh.auth.v1",
-    "gigmesh.users.v1",
-    "gigmesh.gigs.v1",
-    "gigmesh.reviews.v1",
-];
-
-/// Demo accounts created by `gigmesh dev`: (email, username, password, roles).
-const DEMO_ACCOUNTS: &[(&str, &str, &str, &[gigmesh_auth::Role])] = &[
-    (
-        "admin@gigmesh.dev",
-        "admin",
-        "admin-password-1",
-        &[gigmesh_auth::Role::Buyer, gigmesh_auth::Role::Admin],
-    ),
-    (
-        "buyer@gigmesh.dev",
-        "demo_buyer",
-        "buyer-password-1",
-        &[gigmesh_auth::Role::Buyer],
-    ),
-];
+use crate::services::SERVICES;
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut figment = gigmesh_config::figment_for::<GigmeshConfig>(cli.config.as_deref());
+    let mut figment = GigmeshConfig::figment(cli.config.as_deref());
     let mode = match &cli.command {
         Command::Dev {
             data_dir, listen, ..
@@ -56,13 +37,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Mode::Dev
         }
-        Command::Serve { service } => Mode::Serve(*service),
+        Command::Serve { service } => Mode::Serve(service),
         Command::Gateway => Mode::Gateway,
-        Command::Migrate { service } => Mode::Migrate(*service),
+        Command::Migrate { service } => Mode::Migrate(service.as_deref()),
         Command::Config => Mode::Dev,
-        Command::RebuildSearchIndex { .. } => Mode::Migrate(Some(ServiceName::Search)),
+        Command::RebuildSearchIndex { .. } => {
+            Mode::Migrate(Some(gigmesh_search::App::DESCRIPTION.name))
+        }
     };
-    let mut config: GigmeshConfig = gigmesh_config::extract(&figment)?;
+    let mut config = GigmeshConfig::extract(&figment)?;
     if matches!(
         cli.command,
         Command::Dev { .. } | Command::Config | Command::RebuildSearchIndex { dev: true }
@@ -71,13 +54,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     config.validate_for(mode)?;
 
-    match cli.command {
+    match &cli.command {
         Command::Dev {
             no_demo_accounts, ..
         } => run_dev(config, !no_demo_accounts).await,
         Command::Serve { service } => run_service(config, service).await,
         Command::Gateway => run_gateway(config).await,
-        Command::Migrate { service } => run_migrations(config, service).await,
+        Command::Migrate { service } => run_migrations(config, service.as_deref()).await,
         Command::RebuildSearchIndex { .. } => rebuild_search_index(config).await,
         Command::Config => {
             #[allow(clippy::print_stdout)]
@@ -89,291 +72,83 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Cancels `shutdown` on Ctrl-C or SIGTERM.
-fn cancel_on_signal(shutdown: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut terminate =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(signal) => signal,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        shutdown.cancel();
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = terminate.recv() => {}
+/// Every topic of every service, each once, to create on the bus.
+fn every_topic() -> Vec<&'static str> {
+    let mut topics: Vec<&'static str> = Vec::new();
+    for entry in SERVICES {
+        for topic in entry.description().topics() {
+            if !topics.contains(&topic) {
+                topics.push(topic);
             }
         }
-        #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
-        tracing::info!("shutting down: draining in-flight calls");
-        shutdown.cancel();
-    });
-}
-
-async fn open_bus(config: &GigmeshConfig) -> anyhow::Result<SharedBus> {
-    let bus: SharedBus = match config.bus.kind {
-        BusKind::Embedded => {
-            if let Some(parent) = config.bus.embedded_path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
-            }
-            Arc::new(
-                EmbeddedBus::open(&config.bus.embedded_path)
-                    .await
-                    .context("cannot open the embedded event log")?,
-            )
-        }
-        BusKind::Kafka => Arc::new(
-            KafkaBus::new(&config.bus.kafka_brokers)
-                .await
-                .context("cannot reach Kafka")?,
-        ),
-    };
-    bus.ensure_topics(TOPICS)
-        .await
-        .context("cannot create the event topics")?;
-    Ok(bus)
-}
-
-async fn open_database(
-    url: &str,
-    max_connections: u32,
-    service: ServiceName,
-) -> anyhow::Result<Db> {
-    Db::ensure_database(url)
-        .await
-        .with_context(|| format!("cannot create the {} database", service.as_str()))?;
-    Db::connect(url, max_connections)
-        .await
-        .with_context(|| format!("cannot connect to the {} database", service.as_str()))
-}
-
-fn remote_verifier(auth_url: &str) -> anyhow::Result<TokenVerifier> {
-    let source =
-        GrpcJwksSource::connect_lazy(auth_url).context("invalid auth address for the JWKS")?;
-    Ok(TokenVerifier::remote(Arc::new(source)))
-}
-
-/// A built service, whichever it is.
-enum ServiceApp {
-    Auth(gigmesh_auth_service::App),
-    Users(gigmesh_users::App),
-    Notifications(gigmesh_notifications::App),
-    Gigs(gigmesh_gigs::App),
-    Search(gigmesh_search::App),
-}
-
-impl ServiceApp {
-    async fn build(
-        config: &GigmeshConfig,
-        service: ServiceName,
-        deps: ServiceDeps,
-    ) -> anyhow::Result<Self> {
-        Ok(match service {
-            ServiceName::Auth => Self::Auth(
-                gigmesh_auth_service::App::build(deps, config.auth.settings.clone()).await?,
-            ),
-            ServiceName::Users => {
-                Self::Users(gigmesh_users::App::build(deps, config.users.settings.clone()).await?)
-            }
-            ServiceName::Notifications => Self::Notifications(
-                gigmesh_notifications::App::build(deps, config.notifications.settings.clone())
-                    .await?,
-            ),
-            ServiceName::Gigs => {
-                Self::Gigs(gigmesh_gigs::App::build(deps, config.gigs.settings.clone()).await?)
-            }
-            ServiceName::Search => Self::Search(
-                gigmesh_search::App::build(deps, config.search.settings.clone()).await?,
-            ),
-        })
     }
-
-    fn routes(&self) -> tonic::service::Routes {
-        match self {
-            Self::Auth(app) => app.routes(),
-            Self::Users(app) => app.routes(),
-            Self::Notifications(app) => app.routes(),
-            Self::Gigs(app) => app.routes(),
-            Self::Search(app) => app.routes(),
-        }
-    }
-
-    fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        match self {
-            Self::Auth(app) => app.background(),
-            Self::Users(app) => app.background(),
-            Self::Notifications(app) => app.background(),
-            Self::Gigs(app) => app.background(),
-            Self::Search(app) => app.background(),
-        }
-    }
-
-    /// Fully qualified gRPC services the app serves.
-    fn service_names(&self) -> Vec<String> {
-        match self {
-            Self::Auth(app) => app.service_names(),
-            Self::Users(app) => app.service_names(),
-            Self::Notifications(app) => app.service_names(),
-            Self::Gigs(app) => app.service_names(),
-            Self::Search(app) => app.service_names(),
-        }
-    }
+    topics
 }
 
-fn database_config(
+/// The deps of `service`, on its own database.
+async fn deps_for(
     config: &GigmeshConfig,
-    service: ServiceName,
-) -> &gigmesh_config::DatabaseConfig {
-    config.service_endpoints(service).2
+    service: &dyn ConfiguredService,
+    bus: &gigmesh_events::SharedBus,
+    verifier: TokenVerifier,
+) -> anyhow::Result<ServiceDeps> {
+    let db = open_database(service.description().name, service.database()).await?;
+    Ok(ServiceDeps::new(db, bus.clone(), verifier)
+        .with_event_max_attempts(config.shared.bus.event_max_attempts))
 }
 
-/// How often remote verifiers re-read auth's public keys, so rotated keys are picked up
-/// before tokens signed by them arrive (an unknown key id also triggers a read).
-const KEY_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+async fn run_dev(config: GigmeshConfig, create_demo_data: bool) -> anyhow::Result<()> {
+    let telemetry = gigmesh_telemetry::init(&config.shared.telemetry, "gigmesh-dev")?;
+    let data_dir = &config.shared.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 
-fn spawn_key_refresh(
-    tasks: &mut JoinSet<()>,
-    verifier: &TokenVerifier,
-    shutdown: &CancellationToken,
-) {
-    let verifier = verifier.clone();
-    let shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        verifier
-            .run_periodic_refresh(KEY_REFRESH_INTERVAL, shutdown)
-            .await
-    });
-}
-
-fn spawn_background(
-    tasks: &mut JoinSet<()>,
-    background: Vec<Box<dyn BackgroundTask>>,
-    shutdown: &CancellationToken,
-) {
-    for task in background {
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move { task.run(shutdown).await });
-    }
-}
-
-async fn spawn_metrics(
-    tasks: &mut JoinSet<()>,
-    listen: &str,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Option<SocketAddr>> {
-    if listen.is_empty() {
-        return Ok(None);
-    }
+    let listen = &config.shared.gateway.listen;
     let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot bind the metrics endpoint on {listen}"))?;
-    let address = listener.local_addr()?;
-    let shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        if let Err(error) = gigmesh_telemetry::serve_metrics(listener, shutdown).await {
-            tracing::error!(error = format!("{error:#}"), "metrics endpoint stopped");
-        }
-    });
-    Ok(Some(address))
-}
-
-/// Waits for every task after shutdown was requested, so in-flight work completes.
-async fn join_all(mut tasks: JoinSet<()>) {
-    while let Some(result) = tasks.join_next().await {
-        if let Err(error) = result
-            && error.is_panic()
-        {
-            tracing::error!(%error, "a task panicked");
-        }
-    }
-}
-
-async fn run_dev(config: GigmeshConfig, create_demo_accounts: bool) -> anyhow::Result<()> {
-    let telemetry = gigmesh_telemetry::init(&config.telemetry, "gigmesh-dev")?;
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
-
-    let listener = TcpListener::bind(&config.gateway.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.gateway.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let gateway_address = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
 
-    let bus = open_bus(&config).await?;
+    let bus = open_bus(&config.shared.bus, &every_topic()).await?;
     let mut tasks = JoinSet::new();
-    let mut upstreams = Vec::new();
 
-    // Auth first: every other verifier in the process reads its public keys in-process, the
-    // way a remote verifier reads them over GetJwks.
-    let auth_database = database_config(&config, ServiceName::Auth);
-    let auth_db = open_database(
-        &auth_database.url,
-        auth_database.max_connections,
-        ServiceName::Auth,
-    )
-    .await?;
-    let auth = gigmesh_auth_service::App::build(
-        ServiceDeps {
-            db: auth_db,
-            bus: bus.clone(),
-            verifier: TokenVerifier::from_jwks([]),
-        },
-        config.auth.settings.clone(),
-    )
-    .await?;
-    let verifier = TokenVerifier::remote(auth.jwks_source());
-    spawn_key_refresh(&mut tasks, &verifier, &shutdown);
-    let auth_app = ServiceApp::Auth(auth.clone());
-
-    let mut apps = vec![auth_app];
-    for service in [
-        ServiceName::Users,
-        ServiceName::Notifications,
-        ServiceName::Gigs,
-        ServiceName::Search,
-    ] {
-        let database = database_config(&config, service);
-        let db = open_database(&database.url, database.max_connections, service).await?;
-        let deps = ServiceDeps {
-            db,
-            bus: bus.clone(),
-            verifier: verifier.clone(),
-        };
-        apps.push(ServiceApp::build(&config, service, deps).await?);
+    // The token issuer first: every other verifier in the process reads its public keys
+    // in-process, the way a remote verifier reads them over GetJwks.
+    let mut services: Vec<&dyn ConfiguredService> =
+        config.services.iter().map(AsRef::as_ref).collect();
+    services.sort_by_key(|service| !service.description().issues_tokens);
+    let mut verifier = TokenVerifier::from_jwks([]);
+    let mut apps: Vec<Box<dyn ServiceApp>> = Vec::new();
+    for service in services {
+        let deps = deps_for(&config, service, &bus, verifier.clone()).await?;
+        let app = service.build(deps).await?;
+        if let Some(keys) = app.jwks_source() {
+            verifier = TokenVerifier::remote(keys);
+            spawn_key_refresh(&mut tasks, &verifier, &shutdown);
+        }
+        if create_demo_data {
+            app.seed_demo_data().await?;
+        }
+        apps.push(app);
     }
+
+    let mut upstreams = Vec::new();
     for app in &apps {
-        for name in app.service_names() {
-            upstreams.push((name, Upstream::in_process(app.routes())));
+        for name in app.description().grpc_services {
+            upstreams.push(((*name).to_owned(), Upstream::in_process(app.routes())));
         }
         spawn_background(&mut tasks, app.background(), &shutdown);
     }
 
-    if create_demo_accounts {
-        for (email, username, password, roles) in DEMO_ACCOUNTS {
-            auth.seed_account(email, username, password, roles, true)
-                .await
-                .with_context(|| format!("cannot create the demo account {username}"))?;
-        }
-    }
-
-    let metrics_address =
-        spawn_metrics(&mut tasks, &config.telemetry.metrics_listen, &shutdown).await?;
-    let gateway = Gateway::new(config.gateway.clone(), verifier, upstreams)?;
+    let metrics_address = spawn_metrics(
+        &mut tasks,
+        &config.shared.telemetry.metrics_listen,
+        &shutdown,
+    )
+    .await?;
+    let gateway = Gateway::new(config.shared.gateway.clone(), verifier, upstreams)?;
     let gateway_shutdown = shutdown.clone();
     tasks.spawn(async move {
         if let Err(error) = gateway.serve(listener, gateway_shutdown.clone()).await {
@@ -382,12 +157,7 @@ async fn run_dev(config: GigmeshConfig, create_demo_accounts: bool) -> anyhow::R
         }
     });
 
-    print_dev_banner(
-        &config,
-        gateway_address,
-        metrics_address,
-        create_demo_accounts,
-    );
+    print_dev_banner(&config, gateway_address, metrics_address, create_demo_data);
     shutdown.cancelled().await;
     join_all(tasks).await;
     telemetry.shutdown();
@@ -408,14 +178,20 @@ fn print_dev_banner(
     if let Some(metrics) = metrics_address {
         println!("  metrics: http://{metrics}/metrics");
     }
-    println!("  data:    {}", config.data_dir.display());
-    println!(
-        "  mail:    {}",
-        config.notifications.settings.file_dir.display()
-    );
+    println!("  data:    {}", config.shared.data_dir.display());
+    let mail = config
+        .service(gigmesh_notifications::App::DESCRIPTION.name)
+        .and_then(|section| {
+            section
+                .settings()
+                .downcast_ref::<gigmesh_notifications::Config>()
+        });
+    if let Some(mail) = mail {
+        println!("  mail:    {}", mail.file_dir.display());
+    }
     if demo_accounts {
         println!("  demo accounts (login / password):");
-        for (_, username, password, roles) in DEMO_ACCOUNTS {
+        for (_, username, password, roles) in gigmesh_auth_service::DEMO_ACCOUNTS {
             let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
             println!("    {username:<12} {password:<20} {}", roles.join(", "));
         }
@@ -424,88 +200,83 @@ fn print_dev_banner(
     println!();
 }
 
-async fn run_service(config: GigmeshConfig, service: ServiceName) -> anyhow::Result<()> {
-    let telemetry =
-        gigmesh_telemetry::init(&config.telemetry, &format!("gigmesh-{}", service.as_str()))?;
-    let (listen, metrics_listen, _) = config.service_endpoints(service);
-    let section_listen = (listen.to_owned(), metrics_listen.to_owned());
-    let listener = TcpListener::bind(&section_listen.0)
+async fn run_service(config: GigmeshConfig, name: &str) -> anyhow::Result<()> {
+    let service = config
+        .service(name)
+        .with_context(|| format!("there is no service {name}"))?;
+    let description = service.description();
+    let telemetry = gigmesh_telemetry::init(
+        &config.shared.telemetry,
+        &format!("gigmesh-{}", description.name),
+    )?;
+    let listener = TcpListener::bind(service.listen())
         .await
-        .with_context(|| format!("cannot listen on {}", section_listen.0))?;
-    let address = listener.local_addr()?;
+        .with_context(|| format!("cannot listen on {}", service.listen()))?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
 
-    // Auth verifies with its own key table; everyone else reads auth's JWKS.
-    let verifier = if service == ServiceName::Auth {
+    // The token issuer verifies with its own key table; everyone else reads its JWKS.
+    let mut tasks = JoinSet::new();
+    let verifier = if description.issues_tokens {
         TokenVerifier::from_jwks([])
     } else {
-        remote_verifier(&config.upstreams.auth)?
-    };
-    let bus = open_bus(&config).await?;
-    let database = database_config(&config, service);
-    let db = open_database(&database.url, database.max_connections, service).await?;
-    let app = ServiceApp::build(
-        &config,
-        service,
-        ServiceDeps {
-            db,
-            bus,
-            verifier: verifier.clone(),
-        },
-    )
-    .await?;
-
-    let mut tasks = JoinSet::new();
-    if service != ServiceName::Auth {
+        let issuer = config
+            .token_issuer_url()
+            .context("no address of the token issuer in upstreams")?;
+        let verifier = remote_verifier(issuer)?;
         spawn_key_refresh(&mut tasks, &verifier, &shutdown);
-    }
-    spawn_background(&mut tasks, app.background(), &shutdown);
-    spawn_metrics(&mut tasks, &section_listen.1, &shutdown).await?;
-    let options = ServeOptions {
-        service_names: app.service_names(),
-        ..ServeOptions::default()
+        verifier
     };
-    tracing::info!(service = service.as_str(), %address, "serving");
-    let served = gigmesh_grpc::serve(listener, app.routes(), options, shutdown.clone()).await;
-    shutdown.cancel();
+    let bus = open_bus(&config.shared.bus, &description.topics()).await?;
+    let deps = deps_for(&config, service, &bus, verifier).await?;
+    let app = service.build(deps).await?;
+    spawn_metrics(&mut tasks, service.metrics_listen(), &shutdown).await?;
+
+    let running = RunningService::serve(
+        listener,
+        gigmesh_runtime::Serving::of(app.as_ref(), Background::Run),
+        shutdown.clone(),
+    )?;
+    tracing::info!(service = description.name, address = %running.address(), "serving");
+    let served = running.run_until_stopped().await;
     join_all(tasks).await;
     telemetry.shutdown();
     served
 }
 
 async fn run_gateway(config: GigmeshConfig) -> anyhow::Result<()> {
-    let telemetry = gigmesh_telemetry::init(&config.telemetry, "gigmesh-gateway")?;
-    let listener = TcpListener::bind(&config.gateway.listen)
+    let telemetry = gigmesh_telemetry::init(&config.shared.telemetry, "gigmesh-gateway")?;
+    let listen = &config.shared.gateway.listen;
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", config.gateway.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
 
-    let verifier = remote_verifier(&config.upstreams.auth)?;
-    let upstreams = vec![
-        (
-            "gigmesh.auth.v1.AuthService".to_owned(),
-            Upstream::connect_lazy(&config.upstreams.auth)?,
-        ),
-        (
-            "gigmesh.users.v1.UserService".to_owned(),
-            Upstream::connect_lazy(&config.upstreams.users)?,
-        ),
-        (
-            "gigmesh.gigs.v1.GigService".to_owned(),
-            Upstream::connect_lazy(&config.upstreams.gigs)?,
-        ),
-        (
-            "gigmesh.search.v1.SearchService".to_owned(),
-            Upstream::connect_lazy(&config.upstreams.search)?,
-        ),
-    ];
+    let issuer = config
+        .token_issuer_url()
+        .context("no address of the token issuer in upstreams")?;
+    let verifier = remote_verifier(issuer)?;
+    let mut upstreams = Vec::new();
+    for service in &config.services {
+        let description = service.description();
+        let Some(url) = config.shared.upstreams.get(description.name) else {
+            continue;
+        };
+        for name in description.grpc_services {
+            upstreams.push(((*name).to_owned(), Upstream::connect_lazy(url)?));
+        }
+    }
     let mut tasks = JoinSet::new();
     spawn_key_refresh(&mut tasks, &verifier, &shutdown);
-    spawn_metrics(&mut tasks, &config.telemetry.metrics_listen, &shutdown).await?;
-    let gateway = Gateway::new(config.gateway.clone(), verifier, upstreams)?;
+    spawn_metrics(
+        &mut tasks,
+        &config.shared.telemetry.metrics_listen,
+        &shutdown,
+    )
+    .await?;
+    let gateway = Gateway::new(config.shared.gateway.clone(), verifier, upstreams)?;
     tracing::info!(%address, "gateway listening");
     let served = gateway.serve(listener, shutdown.clone()).await;
     shutdown.cancel();
@@ -514,20 +285,16 @@ async fn run_gateway(config: GigmeshConfig) -> anyhow::Result<()> {
     served
 }
 
-async fn run_migrations(config: GigmeshConfig, only: Option<ServiceName>) -> anyhow::Result<()> {
-    let telemetry = gigmesh_telemetry::init(&config.telemetry, "gigmesh-migrate")?;
-    let services = only.map_or_else(|| ServiceName::ALL.to_vec(), |service| vec![service]);
-    for service in services {
-        let database = database_config(&config, service);
-        let db = open_database(&database.url, database.max_connections, service).await?;
-        match service {
-            ServiceName::Auth => gigmesh_auth_service::migrate(&db).await?,
-            ServiceName::Users => gigmesh_users::migrate(&db).await?,
-            ServiceName::Notifications => gigmesh_notifications::migrate(&db).await?,
-            ServiceName::Gigs => gigmesh_gigs::migrate(&db).await?,
-            ServiceName::Search => gigmesh_search::migrate(&db).await?,
+async fn run_migrations(config: GigmeshConfig, only: Option<&str>) -> anyhow::Result<()> {
+    let telemetry = gigmesh_telemetry::init(&config.shared.telemetry, "gigmesh-migrate")?;
+    for service in &config.services {
+        let description = service.description();
+        if only.is_some_and(|name| name != description.name) {
+            continue;
         }
-        tracing::info!(service = service.as_str(), "migrations applied");
+        let db = open_database(description.name, service.database()).await?;
+        gigmesh_runtime::migrate(&description, &db).await?;
+        tracing::info!(service = description.name, "migrations applied");
         db.close().await;
     }
     telemetry.shutdown();
@@ -535,16 +302,20 @@ async fn run_migrations(config: GigmeshConfig, only: Option<ServiceName>) -> any
 }
 
 async fn rebuild_search_index(config: GigmeshConfig) -> anyhow::Result<()> {
-    let telemetry = gigmesh_telemetry::init(&config.telemetry, "gigmesh-search-rebuild")?;
-    let database = database_config(&config, ServiceName::Search);
-    let db = open_database(&database.url, database.max_connections, ServiceName::Search).await?;
-    let bus = open_bus(&config).await?;
-    let deps = ServiceDeps {
-        db,
-        bus,
-        verifier: TokenVerifier::from_jwks([]),
-    };
-    let search = gigmesh_search::App::build(deps, config.search.settings.clone()).await?;
+    use gigmesh_search::App as Search;
+    let telemetry = gigmesh_telemetry::init(&config.shared.telemetry, "gigmesh-search-rebuild")?;
+    let section = config
+        .service(Search::DESCRIPTION.name)
+        .context("the search service is not configured")?;
+    let settings = section
+        .settings()
+        .downcast_ref::<gigmesh_search::Config>()
+        .context("the search section holds other settings")?
+        .clone();
+    let db = open_database(Search::DESCRIPTION.name, section.database()).await?;
+    let bus = open_bus(&config.shared.bus, &Search::DESCRIPTION.topics()).await?;
+    let deps = ServiceDeps::new(db, bus, TokenVerifier::from_jwks([]));
+    let search = Search::build(deps, settings).await?;
     let indexed = search.rebuild_index().await?;
     tracing::info!(indexed, "search index rebuilt");
     #[allow(clippy::print_stdout)]

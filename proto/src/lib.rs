@@ -3,6 +3,33 @@
 
 #![allow(clippy::all, missing_docs)]
 
+/// An event message: its protobuf type names it in envelopes, and it is published on the
+/// topic of the package that defines it.
+pub trait EventMessage: prost::Message + Default {
+    /// Fully qualified protobuf name, e.g. `gigmesh.auth.v1.UserRegistered`.
+    const EVENT_TYPE: &'static str;
+    /// The topic it is published on, e.g. `gigmesh.auth.v1`: the package's `TOPIC`.
+    const TOPIC: &'static str;
+}
+
+/// Inside a package module: the package's `TOPIC` (one per producing domain, named like the
+/// package) and the [`EventMessage`] impls of the events published on it, so a topic is
+/// spelled once, here.
+macro_rules! events_on_topic {
+    ($topic:literal: $($message:ident),+ $(,)?) => {
+        /// The topic this package's events are published on, keyed by aggregate id.
+        pub const TOPIC: &str = $topic;
+
+        $(
+            impl $crate::EventMessage for $message {
+                const EVENT_TYPE: &'static str = concat!($topic, ".", stringify!($message));
+                const TOPIC: &'static str = TOPIC;
+            }
+        )+
+    };
+}
+pub(crate) use events_on_topic;
+
 /// Generated code, one module per protobuf package.
 pub mod gigmesh {
     pub mod api {
@@ -18,11 +45,29 @@ pub mod gigmesh {
     pub mod auth {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.auth.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.auth.v1":
+                UserRegistered,
+                EmailVerificationRequested,
+                EmailVerified,
+                PasswordResetRequested,
+                PasswordChanged,
+                RolesChanged,
+                AccountSuspended,
+                AccountUnsuspended,
+            );
         }
     }
     pub mod users {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.users.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.users.v1":
+                ProfileChanged,
+                SellerActivated,
+            );
         }
     }
     pub mod types {
@@ -33,6 +78,11 @@ pub mod gigmesh {
     pub mod gigs {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.gigs.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.gigs.v1":
+                GigChanged,
+            );
         }
     }
     pub mod search {
@@ -43,6 +93,11 @@ pub mod gigmesh {
     pub mod reviews {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.reviews.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.reviews.v1":
+                RatingsChanged,
+            );
         }
     }
 }
@@ -60,47 +115,3 @@ pub use gigmesh::users::v1 as users;
 /// reflection and for reading method options such as the access policy.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/gigmesh_descriptor.bin"));
-
-/// Names the protobuf type of an event message, so the bus can tag envelopes with it.
-pub trait EventMessage: prost::Message + Default {
-    /// Fully qualified protobuf name, e.g. `gigmesh.auth.v1.UserRegistered`.
-    const EVENT_TYPE: &'static str;
-}
-
-macro_rules! event_messages {
-    ($package:literal, $module:ident: $($message:ident),+ $(,)?) => {
-        $(
-            impl EventMessage for $module::$message {
-                const EVENT_TYPE: &'static str = concat!($package, ".", stringify!($message));
-            }
-        )+
-    };
-}
-
-use gigmesh::{
-    auth::v1 as auth_v1, gigs::v1 as gigs_v1, reviews::v1 as reviews_v1, users::v1 as users_v1,
-};
-
-event_messages!(
-    "gigmesh.auth.v1",
-    auth_v1:
-    UserRegistered,
-    EmailVerificationRequested,
-    EmailVerified,
-    PasswordResetRequested,
-    PasswordChanged,
-    RolesChanged,
-    AccountSuspended,
-    AccountUnsuspended,
-);
-
-event_messages!(
-    "gigmesh.users.v1",
-    users_v1:
-    ProfileChanged,
-    SellerActivated,
-);
-
-event_messages!("gigmesh.gigs.v1", gigs_v1: GigChanged);
-
-event_messages!("gigmesh.reviews.v1", reviews_v1: RatingsChanged);

@@ -3,17 +3,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use gigmesh_auth::{GrpcJwksSource, Role, TokenVerifier};
-use gigmesh_auth_service::{AUTH_TOPIC, App, Config as AuthConfig, ThrottleConfig, USERS_TOPIC};
-use gigmesh_config::DatabaseConfig;
-use gigmesh_db::Db;
-use gigmesh_events::{EmbeddedBus, SharedBus};
+use gigmesh_auth_service::{App, Config as AuthConfig, ThrottleConfig};
+use gigmesh_config::{BusConfig, DatabaseConfig};
 use gigmesh_gateway::{Gateway, GatewayConfig, Upstream};
-use gigmesh_grpc::{ServeOptions, ServiceDeps};
 use gigmesh_proto::auth::Jwk;
+use gigmesh_runtime::process::{KEY_REFRESH_INTERVAL, open_bus, open_database};
+use gigmesh_runtime::{Background, RunningService, Service as _, ServiceDeps};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -26,16 +24,14 @@ pub const PASSWORD: &str = "bench-password-1";
 const EMAIL: &str = "bench_buyer@gigmesh.dev";
 
 /// The gRPC service every measured call goes to.
-const AUTH_SERVICE: &str = "gigmesh.auth.v1.AuthService";
-/// How often the gateways re-read auth's public keys, as `gigmesh gateway` does.
-const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+const AUTH_SERVICE: &str = gigmesh_proto::auth::auth_service_server::SERVICE_NAME;
 /// A per-address budget no benchmark reaches: every call comes from 127.0.0.1, and the
 /// limits exist for real clients, not for measuring.
 const UNREACHABLE_LIMIT: u32 = 1_000_000_000;
 
 /// The auth service and the gateways, serving on 127.0.0.1 until [`BenchMesh::stop`].
 pub struct BenchMesh {
-    /// The auth service itself, served by `gigmesh_grpc::serve` as `gigmesh serve auth` does.
+    /// The auth service itself, started by [`RunningService`] as `gigmesh serve auth` does.
     pub service: SocketAddr,
     /// A gateway that forwards over a tonic channel to [`BenchMesh::service`], as
     /// `gigmesh gateway` does in distributed mode.
@@ -62,49 +58,31 @@ impl BenchMesh {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let bus: SharedBus = Arc::new(
-            EmbeddedBus::open(data_dir.path().join("bus.db"))
-                .await
-                .context("cannot open the embedded event log")?,
-        );
-        bus.ensure_topics(&[AUTH_TOPIC, USERS_TOPIC])
-            .await
-            .context("cannot create the event topics")?;
-        let database_url = format!("sqlite://{}", data_dir.path().join("auth.db").display());
-        Db::ensure_database(&database_url).await?;
-        let db = Db::connect(&database_url, DatabaseConfig::default().max_connections)
-            .await
-            .context("cannot open the auth database")?;
+        let bus_config = BusConfig {
+            embedded_path: data_dir.path().join("bus.db"),
+            ..BusConfig::default()
+        };
+        let bus = open_bus(&bus_config, &App::DESCRIPTION.topics()).await?;
+        let database = DatabaseConfig {
+            url: format!("sqlite://{}", data_dir.path().join("auth.db").display()),
+            ..DatabaseConfig::default()
+        };
+        let db = open_database(App::DESCRIPTION.name, &database).await?;
 
         let auth_config = auth_config_for_benchmarks();
         let auth = App::build(
-            ServiceDeps {
-                db,
-                bus,
-                verifier: TokenVerifier::from_jwks([]),
-            },
+            ServiceDeps::new(db, bus, TokenVerifier::from_jwks([])),
             auth_config.clone(),
         )
         .await?;
         auth.seed_account(EMAIL, LOGIN, PASSWORD, &[Role::Buyer], true)
             .await?;
-        for task in auth.background() {
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move { task.run(shutdown).await });
-        }
 
-        let service_listener = bind_loopback().await?;
-        let service = service_listener.local_addr()?;
-        let options = ServeOptions {
-            service_names: auth.service_names(),
-            ..ServeOptions::default()
-        };
-        let routes = auth.routes();
-        let service_shutdown = shutdown.clone();
+        let running =
+            RunningService::start(&auth, "127.0.0.1:0", Background::Run, shutdown.clone()).await?;
+        let service = running.address();
         tasks.spawn(async move {
-            if let Err(error) =
-                gigmesh_grpc::serve(service_listener, routes, options, service_shutdown).await
-            {
+            if let Err(error) = running.run_until_stopped().await {
                 tracing::error!(error = format!("{error:#}"), "auth service stopped");
             }
         });
@@ -120,13 +98,13 @@ impl BenchMesh {
         )
         .await?;
 
-        let jwks = auth.jwks_source().fetch().await?;
-        let verifier = TokenVerifier::remote(auth.jwks_source());
+        let jwks = auth.store_jwks().fetch().await?;
+        let verifier = TokenVerifier::remote(auth.store_jwks());
         let gateway_in_process = start_gateway(
             &mut tasks,
             &shutdown,
             verifier.clone(),
-            Upstream::in_process(auth.routes()),
+            Upstream::in_process(gigmesh_runtime::Service::routes(&auth)),
         )
         .await?;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use gigmesh_auth::{Claims, Role, SigningKey, TokenSigner};
 use gigmesh_db::{Db, DbError, Tx};
 use gigmesh_errors::{ApiError, Violations};
+use gigmesh_grpc::Caller;
 use gigmesh_proto::auth::auth_service_server::AuthService;
 use gigmesh_proto::auth::{
     self as proto, ChangePasswordRequest, ChangePasswordResponse, GetJwksRequest, GetJwksResponse,
@@ -62,32 +63,6 @@ pub struct AuthApi {
 impl AuthApi {
     pub(crate) fn new(core: Arc<AuthCore>) -> Self {
         Self { core }
-    }
-}
-
-/// The signed-in caller, as proven by the access token.
-#[derive(Debug, Clone, Copy)]
-struct Caller {
-    account_id: UserId,
-    session_id: SessionId,
-    is_admin: bool,
-}
-
-impl Caller {
-    #[allow(clippy::result_large_err)]
-    fn of<T>(request: &Request<T>) -> Result<Self, Status> {
-        let claims: &Claims = gigmesh_grpc::caller(request)?;
-        let not_ours =
-            || Status::unauthenticated("the access token names no gigmesh session: log in again");
-        let account_id = UserId::parse("sub", &claims.sub).map_err(|_| not_ours())?;
-        let session_id = SessionId::parse("sid", &claims.sid).map_err(|_| not_ours())?;
-        let caller = Self {
-            account_id,
-            session_id,
-            is_admin: claims.has_role(Role::Admin),
-        };
-        Span::current().record("user_id", tracing::field::display(caller.account_id));
-        Ok(caller)
     }
 }
 
@@ -305,8 +280,8 @@ impl AuthCore {
         let mut conn = self.connection().await?;
         let status = store::session_status(
             &mut conn,
-            caller.account_id,
-            caller.session_id,
+            caller.user_id(),
+            caller.session_id(),
             now_millis(),
         )
         .await?;
@@ -690,8 +665,8 @@ impl AuthCore {
         let mut conn = self.connection().await?;
         let revoked = store::revoke_session(
             &mut conn,
-            caller.account_id,
-            caller.session_id,
+            caller.user_id(),
+            caller.session_id(),
             RevokeReason::LogOut,
             now_millis(),
         )
@@ -704,7 +679,7 @@ impl AuthCore {
         self.require_live_session(caller).await?;
         let mut conn = self.connection().await?;
         Ok(self
-            .load_account(&mut conn, caller.account_id)
+            .load_account(&mut conn, caller.user_id())
             .await?
             .account)
     }
@@ -739,7 +714,7 @@ impl AuthCore {
         let mut conn = self.connection().await?;
         let mut sessions = store::list_live_sessions(
             &mut conn,
-            caller.account_id,
+            caller.user_id(),
             now_millis(),
             after,
             page_size + 1,
@@ -757,7 +732,7 @@ impl AuthCore {
         Ok(ListSessionsResponse {
             sessions: sessions
                 .iter()
-                .map(|session| session_to_proto(session, caller.session_id))
+                .map(|session| session_to_proto(session, caller.session_id()))
                 .collect(),
             next_page_token,
         })
@@ -773,14 +748,14 @@ impl AuthCore {
         let mut conn = self.connection().await?;
         let revoked = store::revoke_session(
             &mut conn,
-            caller.account_id,
+            caller.user_id(),
             session_id,
             RevokeReason::RevokedByOwner,
             now,
         )
         .await?;
         if !revoked
-            && store::session_status(&mut conn, caller.account_id, session_id, now).await?
+            && store::session_status(&mut conn, caller.user_id(), session_id, now).await?
                 == SessionStatus::Unknown
         {
             // Another account's session reads exactly like a session that does not exist.
@@ -797,12 +772,12 @@ impl AuthCore {
         new_password: Password,
     ) -> Result<(), AuthError> {
         self.require_live_session(caller).await?;
-        let account_subject = caller.account_id.to_string();
+        let account_subject = caller.user_id().to_string();
         let found = {
             let mut conn = self.connection().await?;
             self.ensure_not_throttled(&mut conn, ThrottleScope::Account, &account_subject)
                 .await?;
-            self.load_account(&mut conn, caller.account_id).await?
+            self.load_account(&mut conn, caller.user_id()).await?
         };
         let matches = self
             .hasher
@@ -817,18 +792,18 @@ impl AuthCore {
         let new_hash = self.hasher.hash(&new_password).await?;
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        store::set_password_hash(&mut tx, caller.account_id, &new_hash, now).await?;
+        store::set_password_hash(&mut tx, caller.user_id(), &new_hash, now).await?;
         let revoked = store::revoke_sessions_of(
             &mut tx,
-            caller.account_id,
-            Some(caller.session_id),
+            caller.user_id(),
+            Some(caller.session_id()),
             RevokeReason::PasswordChanged,
             now,
         )
         .await?;
         events::emit(
             &mut tx,
-            caller.account_id,
+            caller.user_id(),
             &events::password_changed(&found.account),
         )
         .await?;
@@ -931,7 +906,7 @@ impl AuthCore {
     }
 
     fn require_admin(caller: &Caller) -> Result<(), AuthError> {
-        if caller.is_admin {
+        if caller.is_admin() {
             Ok(())
         } else {
             Err(AuthError::AdminRequired)
@@ -944,7 +919,7 @@ impl AuthCore {
         account_id: UserId,
         reason: &str,
     ) -> Result<Account, AuthError> {
-        if account_id == caller.account_id {
+        if account_id == caller.user_id() {
             return Err(AuthError::CannotSuspendOwnAccount);
         }
         self.require_live_session(caller).await?;

@@ -6,34 +6,43 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use gigmesh_auth::{JwksSource, Role, SigningKey, TokenSigner, TokenVerifier};
 use gigmesh_db::{Db, Migrations};
-use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay, SharedBus};
-use gigmesh_grpc::ServiceDeps;
+use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay};
 use gigmesh_proto::auth::Jwk;
 use gigmesh_proto::auth::auth_service_server::{AuthServiceServer, SERVICE_NAME};
+use gigmesh_runtime::{Description, Service, ServiceDeps};
 use gigmesh_types::now_millis;
 use tonic::service::Routes;
 
 use crate::api::{AuthApi, AuthCore};
 pub use crate::config::Config;
 use crate::credentials::PasswordHasher;
-use crate::events::{AUTH_TOPIC, CONSUMER_NAME, USERS_TOPIC, UsersEventHandler};
+use crate::events::{CONSUMER_NAME, UsersEventHandler};
 use crate::store;
 
 /// The auth service's own tables (accounts, sessions, keys, log-in counters).
 pub static MIGRATIONS: Migrations = gigmesh_db::migrations!();
 
-/// Applies the auth tables and the event tables (outbox, inbox, dead letters) to `db`.
-pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    db.migrate(&[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS])
-        .await
-        .context("cannot migrate the auth database")
-}
+/// The accounts `gigmesh dev` starts with: (email, username, password, roles).
+pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &[Role])] = &[
+    (
+        "admin@gigmesh.dev",
+        "admin",
+        "admin-password-1",
+        &[Role::Buyer, Role::Admin],
+    ),
+    (
+        "buyer@gigmesh.dev",
+        "demo_buyer",
+        "buyer-password-1",
+        &[Role::Buyer],
+    ),
+];
 
 /// The auth service, built and ready to serve.
 #[derive(Clone)]
 pub struct App {
     core: Arc<AuthCore>,
-    bus: SharedBus,
+    deps: ServiceDeps,
     verifier: TokenVerifier,
 }
 
@@ -46,25 +55,33 @@ impl std::fmt::Debug for App {
     }
 }
 
-impl App {
-    /// Validates `config`, migrates the database, loads the signing key (creating one on the
-    /// first start) and prepares the password hasher.
+#[async_trait::async_trait]
+impl Service for App {
+    type Config = Config;
+
+    const DESCRIPTION: Description = Description {
+        name: "auth",
+        summary: "Accounts, credentials, sessions, signing keys.",
+        grpc_services: &[SERVICE_NAME],
+        produces: &[gigmesh_proto::auth::TOPIC],
+        consumes: &[gigmesh_proto::users::TOPIC],
+        migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
+        default_port: 50051,
+        issues_tokens: true,
+    };
+
+    /// Loads the signing key (creating one on the first start) and prepares the password
+    /// hasher.
     ///
     /// Access tokens reaching this service are verified against its own key table, so the
     /// verifier in `deps` is not needed here.
-    pub async fn build(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
-        config.ensure_valid()?;
+    async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
         crate::api::describe_metrics();
-        migrate(&deps.db).await?;
-        deps.bus
-            .ensure_topics(&[AUTH_TOPIC, USERS_TOPIC])
-            .await
-            .context("cannot create the auth event topics")?;
         let signing_key = load_or_create_signing_key(&deps.db).await?;
         let signer = TokenSigner::new(&signing_key)?;
         let hasher = PasswordHasher::new(&config.argon2).await?;
         let core = Arc::new(AuthCore {
-            db: deps.db,
+            db: deps.db.clone(),
             config,
             hasher,
             signer,
@@ -77,40 +94,49 @@ impl App {
         tracing::info!(kid = core.signer.kid(), "auth service ready");
         Ok(App {
             core,
-            bus: deps.bus,
+            deps,
             verifier,
         })
     }
 
     /// The `gigmesh.auth.v1.AuthService` routes, behind the caller layer that verifies
     /// access tokens.
-    pub fn routes(&self) -> Routes {
+    fn routes(&self) -> Routes {
         let service = AuthServiceServer::new(AuthApi::new(self.core.clone()));
         gigmesh_grpc::with_caller(Routes::new(service), self.verifier.clone())
     }
 
-    /// Fully qualified names of the gRPC services in [`App::routes`], for health.
-    pub fn service_names(&self) -> Vec<String> {
-        vec![SERVICE_NAME.to_owned()]
-    }
-
     /// The outbox relay and the `gigmesh.users.v1` consumer, to run until shutdown.
-    pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
+    fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
         vec![Box::new(self.relay()), Box::new(self.users_events())]
     }
 
+    fn jwks_source(&self) -> Option<Arc<dyn JwksSource>> {
+        Some(self.store_jwks())
+    }
+
+    /// The demo accounts ([`DEMO_ACCOUNTS`]), verified, unless they exist.
+    async fn seed_demo_data(&self) -> anyhow::Result<()> {
+        for (email, username, password, roles) in DEMO_ACCOUNTS {
+            self.seed_account(email, username, password, roles, true)
+                .await
+                .with_context(|| format!("cannot create the demo account {username}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl App {
     /// The relay that publishes auth's outbox to `gigmesh.auth.v1`.
     pub fn relay(&self) -> Relay {
-        Relay::new(self.core.db.clone(), self.bus.clone()).with_name("auth")
+        self.deps.relay(Self::DESCRIPTION.name)
     }
 
     /// The consumer of `gigmesh.users.v1` (grants the seller role), not yet subscribed.
     pub fn users_events(&self) -> ConsumerSpec {
-        ConsumerSpec::new(
+        self.deps.consumer(
             CONSUMER_NAME,
-            self.core.db.clone(),
-            self.bus.clone(),
-            &[USERS_TOPIC],
+            &[gigmesh_proto::users::TOPIC],
             Arc::new(UsersEventHandler),
         )
     }
@@ -130,7 +156,7 @@ impl App {
     }
 
     /// The public keys, read from auth's key table, for verifiers in the same process.
-    pub fn jwks_source(&self) -> Arc<dyn JwksSource> {
+    pub fn store_jwks(&self) -> Arc<dyn JwksSource> {
         Arc::new(StoreJwks {
             core: self.core.clone(),
         })

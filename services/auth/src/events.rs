@@ -18,10 +18,6 @@ use tracing::instrument;
 use crate::domain::Account;
 use crate::store;
 
-/// The topic auth produces to; the record key is the account id.
-pub const AUTH_TOPIC: &str = "gigmesh.auth.v1";
-/// The topic of the users service, which auth consumes.
-pub const USERS_TOPIC: &str = "gigmesh.users.v1";
 /// The consumer (group) name of auth's inbox.
 pub const CONSUMER_NAME: &str = "auth.users-events";
 
@@ -31,7 +27,7 @@ pub(crate) async fn emit<E: EventMessage>(
     account_id: UserId,
     event: &E,
 ) -> Result<(), DbError> {
-    gigmesh_events::enqueue(tx, AUTH_TOPIC, &account_id.to_string(), event).await?;
+    gigmesh_events::enqueue(tx, &account_id.to_string(), event).await?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ mod error;
 mod events;
 mod store;
 
-pub use app::{App, MIGRATIONS, migrate};
+pub use app::{App, DEMO_ACCOUNTS, MIGRATIONS};
 pub use config::{Argon2Config, Config, ThrottleConfig};
 pub use error::AuthError;
-pub use events::{AUTH_TOPIC, CONSUMER_NAME, USERS_TOPIC};
+pub use events::CONSUMER_NAME;

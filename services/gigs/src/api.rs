@@ -2,8 +2,9 @@
 //! domain transition in a transaction with its `GigChanged` event, and answers in proto
 //! types (`output.rs`). No SQL here.
 
-use gigmesh_auth::{Claims, Role};
+use gigmesh_auth::Role;
 use gigmesh_db::{Db, DbError, Tx};
+use gigmesh_grpc::Caller;
 use gigmesh_proto::gigs as proto;
 use gigmesh_proto::gigs::GigChange;
 use gigmesh_proto::gigs::get_gig_request::Gig as GigKey;
@@ -186,12 +187,11 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::CreateGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let claims = caller(&request)?;
+        let claims = Caller::of(&request)?;
         if !claims.has_role(Role::Seller) {
             return Err(GigsError::SellerRequired.into());
         }
-        let seller_id = caller_id(claims)?;
-        tracing::Span::current().record("user_id", tracing::field::display(seller_id));
+        let seller_id = claims.user_id();
         let content = input::parse_new_gig(request.into_inner().gig)?;
         let view = self.create_draft(seller_id, content).await?;
         Ok(Response::new(gig_to_proto(&view)))
@@ -202,7 +202,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::GetGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let viewer = viewer(&request);
+        let viewer = input::viewer(Caller::optional(&request).as_ref());
         let Some(key) = request.into_inner().gig else {
             return Err(GigsError::from(gigmesh_errors::ApiError::invalid(
                 "gig",
@@ -219,7 +219,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::UpdateGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
+        let user_id = Caller::of(&request)?.user_id();
         let (gig_id, changes) = input::parse_gig_update(request.into_inner())?;
         tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
         let view = self
@@ -288,7 +288,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::ListMyGigsRequest>,
     ) -> Result<Response<proto::ListMyGigsResponse>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
+        let user_id = Caller::of(&request)?.user_id();
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
         let request = request.into_inner();
         let page = input::parse_gig_page(request.page_size, &request.page_token)
@@ -334,7 +334,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::ModerateGigRequest>,
     ) -> Result<Response<proto::Gig>, Status> {
-        let claims = caller(&request)?;
+        let claims = Caller::of(&request)?;
         if !claims.has_role(Role::Admin) {
             return Err(GigsError::AdminRequired.into());
         }
@@ -398,7 +398,7 @@ impl GigService for GigApi {
         &self,
         request: Request<proto::ListSavedGigsRequest>,
     ) -> Result<Response<proto::ListSavedGigsResponse>, Status> {
-        let user_id = caller_id(caller(&request)?)?;
+        let user_id = Caller::of(&request)?.user_id();
         let request = request.into_inner();
         let page = input::parse_saved_page(request.page_size, &request.page_token)
             .map_err(GigsError::from)?;
@@ -452,39 +452,10 @@ impl GigApi {
     }
 }
 
-/// The verified claims of the caller.
-#[allow(clippy::result_large_err)]
-fn caller<T>(request: &Request<T>) -> Result<&Claims, Status> {
-    gigmesh_grpc::caller(request)
-}
-
-/// The caller's user id; it comes from the verified token only.
-#[allow(clippy::result_large_err)]
-fn caller_id(claims: &Claims) -> Result<UserId, Status> {
-    uuid::Uuid::parse_str(claims.user_id())
-        .map(UserId::from)
-        .map_err(|_| GigsError::Unauthenticated.into())
-}
-
-/// Who is looking: a public method works without a token, and a refused token counts as
-/// none (as the gateway treats it on public methods).
-fn viewer<T>(request: &Request<T>) -> Viewer {
-    let Ok(claims) = gigmesh_grpc::caller(request) else {
-        return Viewer::Anonymous;
-    };
-    match uuid::Uuid::parse_str(claims.user_id()) {
-        Ok(user_id) => Viewer::User {
-            user_id: UserId::from(user_id),
-            admin: claims.has_role(Role::Admin),
-        },
-        Err(_) => Viewer::Anonymous,
-    }
-}
-
 /// The signed-in caller and the gig a lifecycle request names, recorded on the span.
 #[allow(clippy::result_large_err)]
 fn caller_and_gig<T>(request: &Request<T>, raw_gig_id: &str) -> Result<(UserId, GigId), Status> {
-    let user_id = caller_id(caller(request)?)?;
+    let user_id = Caller::of(request)?.user_id();
     let gig_id = input::parse_gig_id("gig_id", raw_gig_id).map_err(GigsError::from)?;
     tracing::Span::current().record("gig_id", tracing::field::display(gig_id));
     Ok((user_id, gig_id))

@@ -15,14 +15,7 @@ use crate::domain::{GigId, GigState, GigView, Rating, SellerSummary};
 use crate::output::gig_to_proto;
 use crate::store;
 
-/// The topic the gig service produces to.
-pub const GIGS_TOPIC: &str = "gigmesh.gigs.v1";
-/// The users service's topic, whose `ProfileChanged` events give the seller summaries.
-pub const USERS_TOPIC: &str = "gigmesh.users.v1";
-/// The reviews service's topic, whose `RatingsChanged` events give the ratings.
-pub const REVIEWS_TOPIC: &str = "gigmesh.reviews.v1";
-/// Consumer group (and inbox name) of the gig service on [`USERS_TOPIC`] and
-/// [`REVIEWS_TOPIC`].
+/// Consumer group (and inbox name) of the gig service on the users and reviews topics.
 pub const CONSUMER_NAME: &str = "gigs.upstream-events";
 
 /// Emits `GigChanged` with the whole gig after `change`, at `version`, keyed by the gig id.
@@ -37,7 +30,7 @@ pub async fn record_gig_changed(
         gig: Some(gig_to_proto(view)),
         version,
     };
-    enqueue(tx, GIGS_TOPIC, &view.gig.id.to_string(), &event).await?;
+    enqueue(tx, &view.gig.id.to_string(), &event).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use gigmesh_errors::{ApiError, Violations};
+use gigmesh_grpc::Caller;
 use gigmesh_proto::gigs as proto;
 use gigmesh_types::{HttpsUrl, Lines, PageSize, PageToken, UserId, parse_text};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 use crate::currencies;
 use crate::domain::{
     self, Extra, Faq, GalleryItem, GigContent, GigId, MediaKind, ModerationAction, Money, Package,
-    Requirement, RequirementKind, Tier,
+    Requirement, RequirementKind, Tier, Viewer,
 };
 use crate::error::GigsError;
 use crate::taxonomy;
@@ -902,6 +903,18 @@ fn parse_range(field: &str, value: i32, min: i32, max: i32) -> Result<i32, ApiEr
         Ok(value)
     } else {
         Err(ApiError::invalid(field, format!("must be {min} to {max}")))
+    }
+}
+
+/// Who is looking: a public method works without a token, and a refused token counts as
+/// none (as the gateway treats it on public methods).
+pub fn viewer(caller: Option<&Caller>) -> Viewer {
+    match caller {
+        Some(caller) => Viewer::User {
+            user_id: caller.user_id(),
+            admin: caller.is_admin(),
+        },
+        None => Viewer::Anonymous,
     }
 }
 

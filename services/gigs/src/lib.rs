@@ -19,6 +19,6 @@ mod output;
 mod store;
 mod taxonomy;
 
-pub use app::{App, Config, MIGRATIONS, migrate};
-pub use events::{CONSUMER_NAME, GIGS_TOPIC, REVIEWS_TOPIC, USERS_TOPIC};
+pub use app::{App, Config, MIGRATIONS};
+pub use events::CONSUMER_NAME;
 pub use taxonomy::{CATEGORIES, Category, Subcategory};

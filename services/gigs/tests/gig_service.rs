@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use gigmesh_auth::{ACCESS_TOKEN_LIFETIME, Claims, Role, SigningKey, TokenSigner, TokenVerifier};
 use gigmesh_events::{Consumer, Envelope, PollOutcome, SharedBus, Subscription, decode};
-use gigmesh_gigs::{App, Config, GIGS_TOPIC, REVIEWS_TOPIC, USERS_TOPIC};
-use gigmesh_grpc::ServiceDeps;
+use gigmesh_gigs::{App, Config};
+use gigmesh_proto::gigs::TOPIC as GIGS_TOPIC;
 use gigmesh_proto::gigs::get_gig_request::Gig as GigKey;
 use gigmesh_proto::gigs::gig_service_client::GigServiceClient;
 use gigmesh_proto::gigs::{
@@ -20,8 +20,11 @@ use gigmesh_proto::gigs::{
     ResumeGigRequest, SaveGigRequest, UnsaveGigRequest, UpdateGigRequest,
 };
 use gigmesh_proto::reviews::RatingsChanged;
+use gigmesh_proto::reviews::TOPIC as REVIEWS_TOPIC;
 use gigmesh_proto::types::Money;
+use gigmesh_proto::users::TOPIC as USERS_TOPIC;
 use gigmesh_proto::users::{Language, Proficiency, ProfileChanged, PublicProfile};
+use gigmesh_runtime::{Service as _, ServiceDeps};
 use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer, signed_in, violated_fields};
 use prost::Message as _;
 use prost_types::FieldMask;
@@ -64,11 +67,7 @@ impl TestGigs {
         let signing_key = SigningKey::generate();
         let signer = TokenSigner::new(&signing_key).expect("signer");
         let verifier = TokenVerifier::from_jwks([signing_key.public_jwk()]);
-        let deps = ServiceDeps {
-            db: database.db().clone(),
-            bus: bus.clone(),
-            verifier,
-        };
+        let deps = ServiceDeps::new(database.db().clone(), bus.clone(), verifier);
         let app = App::build(deps, config)
             .await
             .expect("build the gig service");
@@ -782,7 +781,6 @@ async fn admins_moderate_with_a_reason(backend: Backend) {
 async fn with_required_reviews_a_published_gig_waits_for_approval(backend: Backend) {
     let config = Config {
         require_review: true,
-        ..Config::default()
     };
     let mut gigs = TestGigs::start_with(backend, config).await;
     let seller = gigs.seller();
@@ -1397,7 +1395,6 @@ async fn seller_summaries_come_from_profile_events(backend: Backend) {
 
     let envelope = gigmesh_testing::publish_event(
         &gigs.bus,
-        USERS_TOPIC,
         &seller.user_id,
         &profile_changed(&seller.user_id, "Ada Lovelace"),
     )
@@ -1448,7 +1445,6 @@ async fn seller_summaries_come_from_profile_events(backend: Backend) {
     // The same profile again (a new event id) changes nothing and emits nothing.
     gigmesh_testing::publish_event(
         &gigs.bus,
-        USERS_TOPIC,
         &seller.user_id,
         &profile_changed(&seller.user_id, "Ada Lovelace"),
     )
@@ -1462,7 +1458,7 @@ async fn seller_summaries_come_from_profile_events(backend: Backend) {
     if let Some(profile) = buyer_profile.profile.as_mut() {
         profile.is_seller = false;
     }
-    gigmesh_testing::publish_event(&gigs.bus, USERS_TOPIC, &buyer_id, &buyer_profile).await;
+    gigmesh_testing::publish_event(&gigs.bus, &buyer_id, &buyer_profile).await;
     let outcomes = gigs.consume().await;
     assert!(
         matches!(outcomes.as_slice(), [PollOutcome::Handled { .. }]),
@@ -1489,7 +1485,7 @@ async fn a_suspended_sellers_gigs_are_hidden_from_buyers(backend: Backend) {
 
     let mut suspension = profile_changed(&seller.user_id, "Ada");
     suspension.suspended = true;
-    gigmesh_testing::publish_event(&gigs.bus, USERS_TOPIC, &seller.user_id, &suspension).await;
+    gigmesh_testing::publish_event(&gigs.bus, &seller.user_id, &suspension).await;
     gigs.consume().await;
 
     let status = gigs
@@ -1513,7 +1509,7 @@ async fn a_suspended_sellers_gigs_are_hidden_from_buyers(backend: Backend) {
     assert_eq!(status.code(), Code::NotFound);
 
     let lifted = profile_changed(&seller.user_id, "Ada");
-    gigmesh_testing::publish_event(&gigs.bus, USERS_TOPIC, &seller.user_id, &lifted).await;
+    gigmesh_testing::publish_event(&gigs.bus, &seller.user_id, &lifted).await;
     gigs.consume().await;
     gigs.get(Some(&buyer), GigKey::GigId(gig.id.clone()))
         .await
@@ -1541,8 +1537,7 @@ async fn ratings_come_from_review_events(backend: Backend) {
         seller_rating: 4.75,
         seller_rating_count: 4,
     };
-    let envelope =
-        gigmesh_testing::publish_event(&gigs.bus, REVIEWS_TOPIC, &rated.id, &event).await;
+    let envelope = gigmesh_testing::publish_event(&gigs.bus, &rated.id, &event).await;
     gigmesh_testing::publish_envelope(&gigs.bus, REVIEWS_TOPIC, &envelope).await;
     let outcomes = gigs.consume().await;
     assert!(
@@ -1594,7 +1589,6 @@ async fn ratings_come_from_review_events(backend: Backend) {
     // A profile arriving after the ratings keeps them.
     gigmesh_testing::publish_event(
         &gigs.bus,
-        USERS_TOPIC,
         &seller.user_id,
         &profile_changed(&seller.user_id, "Ada"),
     )
@@ -1613,7 +1607,7 @@ async fn ratings_come_from_review_events(backend: Backend) {
         gig_id: "not-a-uuid".to_owned(),
         ..RatingsChanged::default()
     };
-    gigmesh_testing::publish_event(&gigs.bus, REVIEWS_TOPIC, "not-a-uuid", &broken).await;
+    gigmesh_testing::publish_event(&gigs.bus, "not-a-uuid", &broken).await;
     let outcomes = gigs.consume().await;
     assert!(
         matches!(outcomes.as_slice(), [PollOutcome::DeadLettered { .. }]),

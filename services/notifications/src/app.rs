@@ -4,27 +4,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use gigmesh_config::{Problems, Secret, Validate};
+use gigmesh_config::{Problems, Secret, Validate, join};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
-use gigmesh_grpc::ServiceDeps;
+use gigmesh_runtime::{Description, Service, ServiceDeps};
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
 use crate::domain::WebApp;
-use crate::events::{AUTH_TOPIC, AuthEventsHandler, CONSUMER_NAME};
+use crate::events::{AuthEventsHandler, CONSUMER_NAME};
 use crate::mailer::{Mailer, mailer_from_config};
 use crate::store::{self, SentMail};
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
-
-/// Applies the service's tables and the event tables (outbox, inbox, dead letters) to `db`.
-pub async fn migrate(db: &gigmesh_db::Db) -> anyhow::Result<()> {
-    db.migrate(&[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS])
-        .await
-        .context("cannot migrate the notifications database")
-}
 
 /// Which mail adapter sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,8 +107,6 @@ pub struct Config {
     pub from: String,
     /// Base URL of the web app that mail links point to.
     pub web_app_url: String,
-    /// How often a consumed event is tried before it is dead-lettered.
-    pub event_max_attempts: u32,
 }
 
 impl Default for Config {
@@ -126,7 +117,6 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             from: "gigmesh <no-reply@gigmesh.localhost>".to_owned(),
             web_app_url: "http://127.0.0.1:8080".to_owned(),
-            event_max_attempts: 5,
         }
     }
 }
@@ -159,9 +149,6 @@ impl Validate for Config {
                 "must be an http(s) URL without query or fragment, e.g. https://gigmesh.example",
             ),
         }
-        if self.event_max_attempts == 0 {
-            problems.add(path, "event_max_attempts", "must be at least 1");
-        }
     }
 }
 
@@ -180,14 +167,6 @@ impl Config {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
 /// The notification service: consumes auth's events and sends the mails they ask for.
 #[derive(Clone)]
 pub struct App {
@@ -196,26 +175,24 @@ pub struct App {
     mailer: Arc<dyn Mailer>,
 }
 
-impl App {
-    /// Validates `config`, migrates the database and sets up the configured mailer.
-    pub async fn build(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
-        config.check()?;
-        let mailer = mailer_from_config(config.mailer, &config.file_dir, &config.smtp)?;
-        Self::build_with_mailer(deps, config, mailer).await
-    }
+#[async_trait::async_trait]
+impl Service for App {
+    type Config = Config;
 
-    /// Like [`App::build`], with a mailer chosen by the caller instead of the configured one.
-    pub async fn build_with_mailer(
-        deps: ServiceDeps,
-        config: Config,
-        mailer: Arc<dyn Mailer>,
-    ) -> anyhow::Result<App> {
-        config.check()?;
-        migrate(&deps.db).await?;
-        deps.bus
-            .ensure_topics(&[AUTH_TOPIC])
-            .await
-            .context("create the consumed event topics")?;
+    const DESCRIPTION: Description = Description {
+        name: "notifications",
+        summary: "Email and notifications.",
+        grpc_services: &[],
+        produces: &[],
+        consumes: &[gigmesh_proto::auth::TOPIC],
+        migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
+        default_port: 50053,
+        issues_tokens: false,
+    };
+
+    /// Sets up the configured mailer.
+    async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
+        let mailer = mailer_from_config(config.mailer, &config.file_dir, &config.smtp)?;
         Ok(App {
             deps,
             config,
@@ -224,13 +201,38 @@ impl App {
     }
 
     /// The service's gRPC routes: none yet (health comes with `gigmesh_grpc::serve`).
-    pub fn routes(&self) -> Routes {
+    fn routes(&self) -> Routes {
         gigmesh_grpc::with_caller(crate::api::routes(), self.deps.verifier.clone())
     }
 
-    /// Fully qualified names of the gRPC services in [`App::routes`], for health.
-    pub fn service_names(&self) -> Vec<String> {
-        Vec::new()
+    /// The auth events consumer.
+    fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
+        // The sender address was validated when the app was built.
+        self.auth_events()
+            .map(|consumer| vec![Box::new(consumer) as Box<dyn BackgroundTask>])
+            .unwrap_or_default()
+    }
+
+    /// Dev mode writes the `.eml` files under the data directory.
+    fn use_data_dir(config: &mut Config, data_dir: &Path) {
+        config.use_data_dir_for_mail(data_dir);
+    }
+}
+
+impl App {
+    /// Like [`Service::build`], with a mailer chosen by the caller instead of the configured
+    /// one.
+    pub async fn build_with_mailer(
+        deps: ServiceDeps,
+        config: Config,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<App> {
+        gigmesh_runtime::prepare(&Self::DESCRIPTION, &deps, &config).await?;
+        Ok(App {
+            deps,
+            config,
+            mailer,
+        })
     }
 
     /// The consumer of auth's events, not yet subscribed.
@@ -240,27 +242,16 @@ impl App {
             self.sender()?,
             WebApp::new(&self.config.web_app_url),
         );
-        Ok(ConsumerSpec::new(
+        Ok(self.deps.consumer(
             CONSUMER_NAME,
-            self.deps.db.clone(),
-            self.deps.bus.clone(),
-            &[AUTH_TOPIC],
+            &[gigmesh_proto::auth::TOPIC],
             Arc::new(handler),
-        )
-        .with_max_attempts(self.config.event_max_attempts))
+        ))
     }
 
     /// The consumer of auth's events, subscribed, for the caller to step with `poll_once`.
     pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
         Ok(self.auth_events()?.subscribe().await?)
-    }
-
-    /// The loops the process runs beside the gRPC server: the auth events consumer.
-    pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        // The sender address was validated when the app was built.
-        self.auth_events()
-            .map(|consumer| vec![Box::new(consumer) as Box<dyn BackgroundTask>])
-            .unwrap_or_default()
     }
 
     /// Every mail recorded as sent to `recipient`, oldest first.
@@ -320,15 +311,10 @@ mod tests {
         let config = Config {
             from: "not an address".to_owned(),
             web_app_url: "ftp://example.com/?x=1".to_owned(),
-            event_max_attempts: 0,
             ..Config::default()
         };
         let problems = problems_of(&config);
-        for key in [
-            "notifications.from",
-            "notifications.web_app_url",
-            "event_max_attempts",
-        ] {
+        for key in ["notifications.from", "notifications.web_app_url"] {
             assert!(problems.contains(key), "{key} in {problems}");
         }
         assert!(config.check().is_err());

@@ -21,9 +21,7 @@ use crate::error::NotificationsError;
 use crate::mailer::{Mailer, MailerError, build_message};
 use crate::store;
 
-/// The topic of auth's events.
-pub const AUTH_TOPIC: &str = "gigmesh.auth.v1";
-/// Consumer group (and inbox name) of the notification service on [`AUTH_TOPIC`].
+/// Consumer group (and inbox name) of the notification service on auth's topic.
 pub const CONSUMER_NAME: &str = "notifications.auth-events";
 
 /// Sends the mails auth's events ask for.

@@ -14,7 +14,7 @@ mod events;
 mod mailer;
 mod store;
 
-pub use app::{App, Config, MIGRATIONS, MailerKind, SmtpConfig, SmtpTls, migrate};
-pub use events::{AUTH_TOPIC, CONSUMER_NAME};
+pub use app::{App, Config, MIGRATIONS, MailerKind, SmtpConfig, SmtpTls};
+pub use events::CONSUMER_NAME;
 pub use mailer::{FileMailer, Mailer, MailerError, SmtpMailer};
 pub use store::SentMail;

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use gigmesh_auth::{SigningKey, TokenVerifier};
 use gigmesh_events::{Consumer, EmbeddedBus, Envelope, PollOutcome, SharedBus};
-use gigmesh_grpc::ServiceDeps;
-use gigmesh_notifications::{AUTH_TOPIC, App, Config, MailerKind, SmtpConfig, SmtpTls};
+use gigmesh_notifications::{App, Config, MailerKind, SmtpConfig, SmtpTls};
 use gigmesh_proto::EventMessage;
+use gigmesh_proto::auth::TOPIC as AUTH_TOPIC;
 use gigmesh_proto::auth::{
     EmailVerificationRequested, PasswordChanged, PasswordResetRequested, UserRegistered,
 };
+use gigmesh_runtime::{Service as _, ServiceDeps};
 use gigmesh_testing::{Backend, TestDatabase, TestSmtpServer};
 use gigmesh_types::{now_millis, timestamp_from_millis};
 use mail_parser::{Message, MessageParser};
@@ -40,6 +41,16 @@ struct TestNotifications {
 
 impl TestNotifications {
     async fn start(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestNotifications {
+        Self::start_with_attempts(backend, None, configure).await
+    }
+
+    /// Like [`TestNotifications::start`], with consumers trying each event
+    /// `event_max_attempts` times.
+    async fn start_with_attempts(
+        backend: Backend,
+        event_max_attempts: Option<u32>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestNotifications {
         let database = TestDatabase::new(backend).await;
         let directory = tempfile::tempdir().expect("test directory");
         let bus: SharedBus = Arc::new(
@@ -59,11 +70,14 @@ impl TestNotifications {
             ..Config::default()
         };
         configure(&mut config);
-        let deps = ServiceDeps {
-            db: database.db().clone(),
-            bus: bus.clone(),
-            verifier: TokenVerifier::from_jwks([SigningKey::generate().public_jwk()]),
-        };
+        let mut deps = ServiceDeps::new(
+            database.db().clone(),
+            bus.clone(),
+            TokenVerifier::from_jwks([SigningKey::generate().public_jwk()]),
+        );
+        if let Some(attempts) = event_max_attempts {
+            deps = deps.with_event_max_attempts(attempts);
+        }
         let app = App::build(deps, config)
             .await
             .expect("build the notification service");
@@ -81,7 +95,7 @@ impl TestNotifications {
     /// Publishes an auth event as auth's relay would.
     async fn publish<E: EventMessage>(&self, event: &E) -> Envelope {
         let user_id = Uuid::now_v7().to_string();
-        gigmesh_testing::publish_event(&self.bus, AUTH_TOPIC, &user_id, event).await
+        gigmesh_testing::publish_event(&self.bus, &user_id, event).await
     }
 
     async fn publish_envelope(&self, envelope: &Envelope) {
@@ -257,7 +271,7 @@ async fn password_change_sends_a_security_notice(backend: Backend) {
         email: "carol@example.com".to_owned(),
     };
     // The notice names the moment of the change, which is when the event occurred.
-    let mut envelope = gigmesh_events::new_envelope(AUTH_TOPIC, &user_id, &event);
+    let mut envelope = gigmesh_events::new_envelope(&user_id, &event);
     envelope.occur_time = Some(timestamp_from_millis(1_700_000_000_000));
     service.publish_envelope(&envelope).await;
     service.consume().await;
@@ -400,7 +414,7 @@ async fn an_unreachable_smtp_server_is_retried_then_dead_lettered(backend: Backe
     let mut smtp = TestSmtpServer::start().await;
     let port = smtp.port();
     smtp.stop().await;
-    let mut service = TestNotifications::start(backend, |config| {
+    let mut service = TestNotifications::start_with_attempts(backend, Some(2), |config| {
         config.mailer = MailerKind::Smtp;
         config.smtp = SmtpConfig {
             host: "127.0.0.1".to_owned(),
@@ -409,7 +423,6 @@ async fn an_unreachable_smtp_server_is_retried_then_dead_lettered(backend: Backe
             timeout_seconds: 2,
             ..SmtpConfig::default()
         };
-        config.event_max_attempts = 2;
     })
     .await;
     service

@@ -6,25 +6,18 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use gigmesh_config::{Problems, Validate};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
-use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::search::search_service_server::{SERVICE_NAME, SearchServiceServer};
+use gigmesh_runtime::{Description, Service, ServiceDeps};
 use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
 use crate::api::SearchApi;
-use crate::events::{CONSUMER_NAME_PREFIX, GIGS_TOPIC, GigEventsHandler, document_from_stored};
+use crate::events::{CONSUMER_NAME_PREFIX, GigEventsHandler, document_from_stored};
 use crate::index::{OpenSearchIndex, SearchIndex, TantivyIndex};
 use crate::store;
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
-
-/// Applies the service's tables and the event tables (outbox, inbox, dead letters) to `db`.
-pub async fn migrate(db: &gigmesh_db::Db) -> anyhow::Result<()> {
-    db.migrate(&[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS])
-        .await
-        .context("cannot migrate the search database")
-}
 
 /// Which [`SearchIndex`] adapter the service answers from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,8 +33,6 @@ pub enum IndexKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// How often a consumed event is tried before it is dead-lettered.
-    pub event_max_attempts: u32,
     /// The index adapter: `"tantivy"` (default) or `"opensearch"`.
     pub index_kind: IndexKind,
     /// Directory of the tantivy index; empty keeps the index in memory (tests), rebuilt from
@@ -62,7 +53,6 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            event_max_attempts: 5,
             index_kind: IndexKind::Tantivy,
             index_dir: String::new(),
             opensearch_url: String::new(),
@@ -74,9 +64,6 @@ impl Default for Config {
 
 impl Validate for Config {
     fn validate(&self, path: &str, problems: &mut Problems) {
-        if self.event_max_attempts == 0 {
-            problems.add(path, "event_max_attempts", "must be at least 1");
-        }
         let replica_id_ok = !self.replica_id.is_empty()
             && self.replica_id.len() <= 100
             && self
@@ -150,18 +137,25 @@ pub struct App {
     index: Arc<dyn SearchIndex>,
 }
 
-impl App {
-    /// Validates `config`, migrates the database and opens the index its `index_kind`
-    /// names (tantivy in `index_dir` or in memory, or the OpenSearch index, created on first
-    /// use); an empty index (new, in memory, or discarded for a new schema) is rebuilt from
-    /// the stored snapshots.
-    pub async fn build(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
-        config.check()?;
-        migrate(&deps.db).await?;
-        deps.bus
-            .ensure_topics(&[GIGS_TOPIC])
-            .await
-            .context("create the gigs event topic")?;
+#[async_trait::async_trait]
+impl Service for App {
+    type Config = Config;
+
+    const DESCRIPTION: Description = Description {
+        name: "search",
+        summary: "Gig search: keywords, filters, facets, suggestions.",
+        grpc_services: &[SERVICE_NAME],
+        produces: &[],
+        consumes: &[gigmesh_proto::gigs::TOPIC],
+        migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
+        default_port: 50055,
+        issues_tokens: false,
+    };
+
+    /// Opens the index `index_kind` names (tantivy in `index_dir` or in memory, or the
+    /// OpenSearch index, created on first use); an empty index (new, in memory, or
+    /// discarded for a new schema) is rebuilt from the stored snapshots.
+    async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
         let index: Arc<dyn SearchIndex> = match config.index_kind {
             IndexKind::Opensearch => Arc::new(OpenSearchIndex::connect(
                 &config.opensearch_url,
@@ -192,16 +186,25 @@ impl App {
     }
 
     /// `gigmesh.search.v1.SearchService` (public methods), behind the caller layer.
-    pub fn routes(&self) -> Routes {
+    fn routes(&self) -> Routes {
         let server = SearchServiceServer::new(SearchApi::new(self.index.clone()));
         gigmesh_grpc::with_caller(Routes::new(server), self.deps.verifier.clone())
     }
 
-    /// Fully qualified names of the gRPC services in [`App::routes`], for health.
-    pub fn service_names(&self) -> Vec<String> {
-        vec![SERVICE_NAME.to_owned()]
+    /// The gigs events consumer (search emits no events, so it has no relay).
+    fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
+        vec![Box::new(self.gigs_events())]
     }
 
+    /// Dev mode keeps the index under the data directory unless one is configured.
+    fn use_data_dir(config: &mut Config, data_dir: &Path) {
+        if config.index_dir.is_empty() {
+            config.index_dir = data_dir.join("search-index").display().to_string();
+        }
+    }
+}
+
+impl App {
     /// The index the service answers from.
     pub fn index(&self) -> Arc<dyn SearchIndex> {
         self.index.clone()
@@ -210,29 +213,20 @@ impl App {
     /// The consumer of the gigs service's events, not yet subscribed. Its group is this
     /// replica's own (`search.gigs-events.<replica_id>`), so every replica sees every event.
     pub fn gigs_events(&self) -> ConsumerSpec {
-        ConsumerSpec::new(
+        self.deps.consumer(
             &self.config.consumer_name(),
-            self.deps.db.clone(),
-            self.deps.bus.clone(),
-            &[GIGS_TOPIC],
+            &[gigmesh_proto::gigs::TOPIC],
             Arc::new(GigEventsHandler::new(
                 self.deps.db.clone(),
                 self.index.clone(),
             )),
         )
-        .with_max_attempts(self.config.event_max_attempts)
     }
 
     /// The consumer of the gigs service's events, subscribed, for the caller to step with
     /// `poll_once`.
     pub async fn gigs_events_consumer(&self) -> anyhow::Result<Consumer> {
         Ok(self.gigs_events().subscribe().await?)
-    }
-
-    /// The loops the process runs beside the gRPC server: the gigs events consumer (search
-    /// emits no events, so it has no relay).
-    pub fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.gigs_events())]
     }
 
     /// Rebuilds the index from the stored snapshots of visible gigs; returns how many gigs
@@ -274,11 +268,6 @@ mod tests {
             Config::default().consumer_name(),
             "search.gigs-events.local"
         );
-        let zero_attempts = Config {
-            event_max_attempts: 0,
-            ..Config::default()
-        };
-        assert!(zero_attempts.check().is_err());
         for replica_id in ["", "a b", "ä"] {
             let config = Config {
                 replica_id: replica_id.to_owned(),

@@ -20,9 +20,7 @@ use crate::domain::{self, GigDocument};
 use crate::index::{IndexError, SearchIndex};
 use crate::store;
 
-/// The topic of the gigs service's events.
-pub const GIGS_TOPIC: &str = "gigmesh.gigs.v1";
-/// Prefix of the consumer group (and inbox name) on [`GIGS_TOPIC`]; the replica id follows.
+/// Prefix of the consumer group (and inbox name) on the gigs topic; the replica id follows.
 pub const CONSUMER_NAME_PREFIX: &str = "search.gigs-events.";
 
 /// Why the index could not follow the database.

@@ -20,10 +20,10 @@ mod events;
 mod index;
 mod store;
 
-pub use app::{App, Config, IndexKind, MIGRATIONS, migrate};
+pub use app::{App, Config, IndexKind, MIGRATIONS};
 pub use domain::{
     Cursor, Facets, Filters, GigDocument, PriceRange, RangeCount, SearchHit, SearchQuery,
     SearchResults, Sort, SortValue, Suggestion, ValueCount,
 };
-pub use events::{CONSUMER_NAME_PREFIX, GIGS_TOPIC};
+pub use events::CONSUMER_NAME_PREFIX;
 pub use index::{IndexError, OpenSearchIndex, SearchIndex, TantivyIndex};

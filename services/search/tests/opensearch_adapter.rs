@@ -398,9 +398,9 @@ async fn an_unreachable_node_is_unavailable() {
 #[tokio::test]
 async fn the_service_built_for_opensearch_answers_unavailable_when_the_cluster_is() {
     use gigmesh_auth::TokenVerifier;
-    use gigmesh_grpc::ServiceDeps;
     use gigmesh_proto::search::SearchGigsRequest;
     use gigmesh_proto::search::search_service_client::SearchServiceClient;
+    use gigmesh_runtime::{Service as _, ServiceDeps};
     use gigmesh_search::{App, Config, IndexKind};
     use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
 
@@ -417,11 +417,11 @@ async fn the_service_built_for_opensearch_answers_unavailable_when_the_cluster_i
     .await;
     let database = TestDatabase::new(Backend::Sqlite).await;
     let bus = TestBus::embedded().await;
-    let deps = ServiceDeps {
-        db: database.db().clone(),
-        bus: bus.bus(),
-        verifier: TokenVerifier::from_jwks(Vec::<gigmesh_proto::auth::Jwk>::new()),
-    };
+    let deps = ServiceDeps::new(
+        database.db().clone(),
+        bus.bus(),
+        TokenVerifier::from_jwks(Vec::<gigmesh_proto::auth::Jwk>::new()),
+    );
     let config = Config {
         index_kind: IndexKind::Opensearch,
         opensearch_url: node.url.clone(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gigmesh_auth::TokenVerifier;
 use gigmesh_events::{Consumer, Envelope, PollOutcome, SharedBus};
-use gigmesh_grpc::ServiceDeps;
+use gigmesh_proto::gigs::TOPIC as GIGS_TOPIC;
 use gigmesh_proto::gigs::{
     Gig, GigChange, GigChanged, GigState, ModerationState, Package, PackageTier, SellerSummary,
 };
@@ -16,7 +16,8 @@ use gigmesh_proto::search::{
     SuggestGigsRequest,
 };
 use gigmesh_proto::types::Money;
-use gigmesh_search::{App, Config, GIGS_TOPIC};
+use gigmesh_runtime::{Service as _, ServiceDeps};
+use gigmesh_search::{App, Config};
 use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
 use gigmesh_types::timestamp_from_millis;
 use tonic::transport::Channel;
@@ -43,11 +44,11 @@ impl TestSearch {
         let database = TestDatabase::new(backend).await;
         let test_bus = TestBus::embedded().await;
         let bus = test_bus.bus();
-        let deps = ServiceDeps {
-            db: database.db().clone(),
-            bus: bus.clone(),
-            verifier: TokenVerifier::from_jwks(Vec::<gigmesh_proto::auth::Jwk>::new()),
-        };
+        let deps = ServiceDeps::new(
+            database.db().clone(),
+            bus.clone(),
+            TokenVerifier::from_jwks(Vec::<gigmesh_proto::auth::Jwk>::new()),
+        );
         let app = App::build(deps, Config::default())
             .await
             .expect("build the search service");
@@ -72,7 +73,7 @@ impl TestSearch {
             gig: Some(gig.clone()),
             version,
         };
-        gigmesh_testing::publish_event(&self.bus, GIGS_TOPIC, &gig.id, &event).await
+        gigmesh_testing::publish_event(&self.bus, &gig.id, &event).await
     }
 
     /// Publishes a snapshot and consumes it.
@@ -757,11 +758,11 @@ async fn a_new_replica_builds_its_own_index_from_the_documents_table(backend: Ba
         index_dir: index_dir.path().display().to_string(),
         ..Config::default()
     };
-    let deps = ServiceDeps {
-        db: search._database.db().clone(),
-        bus: search.bus.clone(),
-        verifier: TokenVerifier::from_jwks(Vec::<gigmesh_proto::auth::Jwk>::new()),
-    };
+    let deps = ServiceDeps::new(
+        search._database.db().clone(),
+        search.bus.clone(),
+        TokenVerifier::from_jwks(Vec::<gigmesh_proto::auth::Jwk>::new()),
+    );
     let replica = App::build(deps.clone(), config.clone())
         .await
         .expect("build the second replica");

@@ -3,6 +3,7 @@
 
 use gigmesh_db::Db;
 use gigmesh_errors::FieldViolation;
+use gigmesh_grpc::Caller;
 use gigmesh_proto::users as proto;
 use gigmesh_proto::users::get_public_profile_request::User as PublicProfileKey;
 use gigmesh_proto::users::user_service_server::UserService;
@@ -96,7 +97,7 @@ impl UserService for UserApi {
         &self,
         request: Request<proto::GetMyProfileRequest>,
     ) -> Result<Response<proto::Profile>, Status> {
-        let user_id = caller_id(&request)?;
+        let user_id = Caller::of(&request)?.user_id();
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
         let stored = store::find_by_user_id(self.db.pool(), user_id)
             .await
@@ -110,7 +111,7 @@ impl UserService for UserApi {
         &self,
         request: Request<proto::UpdateMyProfileRequest>,
     ) -> Result<Response<proto::Profile>, Status> {
-        let user_id = caller_id(&request)?;
+        let user_id = Caller::of(&request)?.user_id();
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
         let changes = parse_profile_changes(request.into_inner())?;
         let profile = self
@@ -128,7 +129,7 @@ impl UserService for UserApi {
         &self,
         request: Request<proto::BecomeSellerRequest>,
     ) -> Result<Response<proto::Profile>, Status> {
-        let user_id = caller_id(&request)?;
+        let user_id = Caller::of(&request)?.user_id();
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
         let details = parse_seller_details(request.into_inner().seller, current_year())?;
         let profile = self
@@ -145,7 +146,7 @@ impl UserService for UserApi {
         &self,
         request: Request<proto::UpdateMySellerProfileRequest>,
     ) -> Result<Response<proto::Profile>, Status> {
-        let user_id = caller_id(&request)?;
+        let user_id = Caller::of(&request)?.user_id();
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
         let details = parse_seller_details(request.into_inner().seller, current_year())?;
         let profile = self
@@ -189,15 +190,6 @@ impl UserService for UserApi {
             .ok_or(UsersError::ProfileNotFound(not_found))?;
         Ok(Response::new(public_profile_to_proto(&profile)))
     }
-}
-
-/// The signed-in caller; the user id comes from the verified token only.
-#[allow(clippy::result_large_err)]
-fn caller_id<T>(request: &Request<T>) -> Result<UserId, Status> {
-    let claims = gigmesh_grpc::caller(request)?;
-    Uuid::parse_str(claims.user_id())
-        .map(UserId::from)
-        .map_err(|_| UsersError::Unauthenticated.into())
 }
 
 fn parse_user_id(field: &str, raw: &str) -> Result<UserId, UsersError> {

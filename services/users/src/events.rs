@@ -13,11 +13,7 @@ use crate::api::public_profile_to_proto;
 use crate::domain::{Outcome, Profile};
 use crate::store::{self, StoredProfile};
 
-/// The topic the user service produces to.
-pub const USERS_TOPIC: &str = "gigmesh.users.v1";
-/// The topic of auth's events, which create and suspend profiles.
-pub const AUTH_TOPIC: &str = "gigmesh.auth.v1";
-/// Consumer group (and inbox name) of the user service on [`AUTH_TOPIC`].
+/// Consumer group (and inbox name) of the user service on auth's topic.
 pub const CONSUMER_NAME: &str = "users.auth-events";
 
 /// Emits `ProfileChanged` with the profile as the public sees it now.
@@ -26,7 +22,7 @@ pub async fn record_profile_changed(tx: &mut Tx, profile: &Profile) -> Result<()
         profile: Some(public_profile_to_proto(profile)),
         suspended: profile.suspended,
     };
-    enqueue(tx, USERS_TOPIC, &profile.user_id.to_string(), &event).await?;
+    enqueue(tx, &profile.user_id.to_string(), &event).await?;
     Ok(())
 }
 
@@ -36,7 +32,7 @@ pub async fn record_seller_activated(tx: &mut Tx, profile: &Profile) -> Result<(
     let event = SellerActivated {
         user_id: user_id.clone(),
     };
-    enqueue(tx, USERS_TOPIC, &user_id, &event).await?;
+    enqueue(tx, &user_id, &event).await?;
     Ok(())
 }
 

@@ -14,5 +14,5 @@ mod error;
 mod events;
 mod store;
 
-pub use app::{App, Config, MIGRATIONS, migrate};
-pub use events::{AUTH_TOPIC, CONSUMER_NAME, USERS_TOPIC};
+pub use app::{App, Config, MIGRATIONS};
+pub use events::CONSUMER_NAME;

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use gigmesh_auth::{ACCESS_TOKEN_LIFETIME, Claims, Role, SigningKey, TokenSigner, TokenVerifier};
 use gigmesh_events::{Consumer, Envelope, PollOutcome, SharedBus, Subscription, decode};
-use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::EventMessage;
+use gigmesh_proto::auth::TOPIC as AUTH_TOPIC;
 use gigmesh_proto::auth::{AccountSuspended, AccountUnsuspended, UserRegistered};
+use gigmesh_proto::users::TOPIC as USERS_TOPIC;
 use gigmesh_proto::users::get_public_profile_request::User as PublicProfileKey;
 use gigmesh_proto::users::user_service_client::UserServiceClient;
 use gigmesh_proto::users::{
@@ -17,9 +18,10 @@ use gigmesh_proto::users::{
     Language, PortfolioItem, Proficiency, Profile, ProfileChanged, SellerActivated, SellerProfile,
     UpdateMyProfileRequest, UpdateMySellerProfileRequest,
 };
+use gigmesh_runtime::{Service as _, ServiceDeps};
 use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer, signed_in, violated_fields};
 use gigmesh_types::{now_millis, timestamp_from_millis};
-use gigmesh_users::{AUTH_TOPIC, App, Config, USERS_TOPIC};
+use gigmesh_users::{App, Config};
 use prost::Message as _;
 use prost_types::FieldMask;
 use tonic::transport::Channel;
@@ -60,11 +62,7 @@ impl TestUsers {
         let signing_key = SigningKey::generate();
         let signer = TokenSigner::new(&signing_key).expect("signer");
         let verifier = TokenVerifier::from_jwks([signing_key.public_jwk()]);
-        let deps = ServiceDeps {
-            db: database.db().clone(),
-            bus: bus.clone(),
-            verifier,
-        };
+        let deps = ServiceDeps::new(database.db().clone(), bus.clone(), verifier);
         let app = App::build(deps, Config::default())
             .await
             .expect("build the user service");
@@ -92,7 +90,7 @@ impl TestUsers {
     /// Publishes an auth event as auth's relay would: an envelope on `gigmesh.auth.v1`
     /// keyed by the account id.
     async fn publish_auth_event<E: EventMessage>(&self, user_id: &str, event: &E) -> Envelope {
-        gigmesh_testing::publish_event(&self.bus, AUTH_TOPIC, user_id, event).await
+        gigmesh_testing::publish_event(&self.bus, user_id, event).await
     }
 
     async fn publish_envelope(&self, envelope: &Envelope) {

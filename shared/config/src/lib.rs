@@ -99,6 +99,15 @@ impl fmt::Display for InvalidConfig {
     }
 }
 
+/// The dotted key of `key` under `path` (`join("auth", "database")` is `auth.database`).
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
 /// Checks a configuration that lives at `path` (e.g. `users.settings`) on its own, the way
 /// [`load`] checks the whole: every problem at once, each named with its key and variable.
 pub fn check<T: Validate + ?Sized>(config: &T, path: &str) -> Result<(), ConfigError> {
@@ -119,7 +128,13 @@ where
 /// The layered sources for `T`, for callers that add layers of their own (such as command
 /// line flags) before extracting.
 pub fn figment_for<T: Serialize + Default>(file: Option<&Path>) -> Figment {
-    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    layered(Figment::from(Serialized::defaults(T::default())), file)
+}
+
+/// `defaults`, then the optional TOML `file`, then the `GIGMESH__` environment: the layers
+/// of [`figment_for`] over defaults assembled by the caller (a section per service).
+pub fn layered(defaults: Figment, file: Option<&Path>) -> Figment {
+    let mut figment = defaults;
     if let Some(file) = file {
         figment = figment.merge(Toml::file_exact(file));
     }
@@ -159,12 +174,17 @@ mod tests {
         }
     }
 
-    fn join(path: &str, key: &str) -> String {
-        if path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{path}.{key}")
+    #[test]
+    fn every_consumer_tries_an_event_at_least_once() {
+        let mut problems = Problems::default();
+        BusConfig {
+            event_max_attempts: 0,
+            ..BusConfig::default()
         }
+        .validate("bus", &mut problems);
+        let message = problems.finish().expect_err("zero attempts").to_string();
+        assert!(message.contains("bus.event_max_attempts"), "{message}");
+        assert_eq!(BusConfig::default().event_max_attempts, 5);
     }
 
     #[test]

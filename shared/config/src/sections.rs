@@ -59,6 +59,8 @@ pub struct BusConfig {
     pub embedded_path: PathBuf,
     /// Comma-separated `host:port` bootstrap servers (kafka only).
     pub kafka_brokers: String,
+    /// How often every consumer tries an event before it goes to the dead letters.
+    pub event_max_attempts: u32,
 }
 
 impl Default for BusConfig {
@@ -67,6 +69,7 @@ impl Default for BusConfig {
             kind: BusKind::Embedded,
             embedded_path: PathBuf::from(".gigmesh/bus.db"),
             kafka_brokers: "127.0.0.1:9092".to_owned(),
+            event_max_attempts: 5,
         }
     }
 }
@@ -81,6 +84,9 @@ impl Validate for BusConfig {
                 problems.add(path, "kafka_brokers", "must list at least one host:port");
             }
             _ => {}
+        }
+        if self.event_max_attempts == 0 {
+            problems.add(path, "event_max_attempts", "must be at least 1");
         }
     }
 }

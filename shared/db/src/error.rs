@@ -34,6 +34,10 @@ pub enum DbError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A read-modify-write lost the race to other writers every time it was tried
+    /// ([`read_modify_write`](crate::read_modify_write)); the whole call may be retried.
+    #[error("changed by another request at the same time; retry")]
+    ConcurrentChange,
     /// A migration could not be applied.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -132,6 +136,9 @@ impl From<DbError> for ApiError {
                     "the service is temporarily unavailable, retry later".to_owned(),
                 )
             }
+            DbError::ConcurrentChange => ApiError::Aborted(
+                "the resource was changed by another request at the same time; retry".to_owned(),
+            ),
             other => ApiError::internal(other),
         }
     }

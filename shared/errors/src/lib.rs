@@ -59,6 +59,19 @@ pub enum ApiError {
     /// A quota or rate limit was hit; the caller may retry later.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A quota or rate limit was hit and the caller knows when to retry: the wait travels
+    /// in the message and as `google.rpc.RetryInfo`.
+    #[error("{message}")]
+    RetryLater {
+        /// What was refused, for the client.
+        message: String,
+        /// How long until a retry may succeed.
+        retry_after: std::time::Duration,
+    },
+    /// The call lost a race with a concurrent change (AIP-193: `ABORTED`); retrying the
+    /// whole call may succeed.
+    #[error("{0}")]
+    Aborted(String),
     /// A dependency is unavailable; the caller may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -101,7 +114,8 @@ impl ApiError {
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
-            Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::ResourceExhausted(_) | Self::RetryLater { .. } => Code::ResourceExhausted,
+            Self::Aborted(_) => Code::Aborted,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -119,6 +133,14 @@ impl From<ApiError> for Status {
                 }
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
+            ApiError::RetryLater {
+                message,
+                retry_after,
+            } => Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 Status::internal("internal error")
@@ -206,6 +228,21 @@ mod tests {
         let status: Status = ApiError::internal(anyhow::anyhow!("password=hunter2")).into();
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn retry_later_carries_retry_info_and_aborted_is_its_own_code() {
+        let status: Status = ApiError::RetryLater {
+            message: "slow down".to_owned(),
+            retry_after: std::time::Duration::from_secs(3),
+        }
+        .into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "slow down");
+        let retry = status.get_details_retry_info().expect("retry info");
+        assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(3)));
+        let status: Status = ApiError::Aborted("changed meanwhile; retry".to_owned()).into();
+        assert_eq!(status.code(), Code::Aborted);
     }
 
     #[test]

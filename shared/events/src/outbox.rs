@@ -6,19 +6,19 @@ use gigmesh_proto::gigmesh::events::v1::Envelope;
 use gigmesh_types::{EventId, now_millis, timestamp_from_millis};
 use prost::Message as _;
 
-/// Records `event` about `aggregate_id` for publication on `topic`, inside the transaction
-/// that makes the state change, so the event exists if and only if the change commits.
-/// The relay publishes it later with `aggregate_id` as the record key.
+/// Records `event` about `aggregate_id` for publication on its topic (`E::TOPIC`), inside
+/// the transaction that makes the state change, so the event exists if and only if the
+/// change commits. The relay publishes it later with `aggregate_id` as the record key.
 ///
 /// The envelope gets a new UUIDv7 event id, the event's type name, the current time, the
 /// producing domain (from the topic: `gigmesh.auth.v1` -> `auth`) and the current W3C trace
 /// context, so the consumer's work joins the trace of the request that caused it.
 pub async fn enqueue<E: EventMessage>(
     tx: &mut Tx,
-    topic: &str,
     aggregate_id: &str,
     event: &E,
 ) -> Result<EventId, DbError> {
+    let topic = E::TOPIC;
     let event_id = EventId::new();
     let now = now_millis();
     let envelope = envelope_for(event_id, now, topic, aggregate_id, event);
@@ -43,11 +43,11 @@ pub async fn enqueue<E: EventMessage>(
     Ok(event_id)
 }
 
-/// A new envelope for `event` about `aggregate_id` on `topic`, occurring now, in the current
-/// trace: what [`enqueue`] stores and the relay publishes. Tests use it to publish an event
-/// as another service's relay would.
-pub fn new_envelope<E: EventMessage>(topic: &str, aggregate_id: &str, event: &E) -> Envelope {
-    envelope_for(EventId::new(), now_millis(), topic, aggregate_id, event)
+/// A new envelope for `event` about `aggregate_id`, occurring now, in the current trace:
+/// what [`enqueue`] stores and the relay publishes. Tests use it to publish an event as
+/// another service's relay would.
+pub fn new_envelope<E: EventMessage>(aggregate_id: &str, event: &E) -> Envelope {
+    envelope_for(EventId::new(), now_millis(), E::TOPIC, aggregate_id, event)
 }
 
 fn envelope_for<E: EventMessage>(

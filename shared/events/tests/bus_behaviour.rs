@@ -28,7 +28,7 @@ use tempfile::TempDir;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
-const TOPIC: &str = "gigmesh.auth.v1";
+const TOPIC: &str = gigmesh_proto::auth::TOPIC;
 const CONSUMER: &str = "behaviour.auth-events";
 /// Overall limit of one scenario, broker start included.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
@@ -266,7 +266,7 @@ async fn service_database(backend: Backend) -> TestDatabase {
 /// Commits one event about `user` labelled `label`; returns its event id.
 async fn emit(db: &Db, user: &str, label: &str) -> String {
     let mut tx = db.begin().await.unwrap();
-    let event_id = enqueue(&mut tx, TOPIC, user, &registered(user, label))
+    let event_id = enqueue(&mut tx, user, &registered(user, label))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -373,7 +373,7 @@ async fn rolled_back_event_is_never_delivered(broker: Box<dyn Broker>, backend: 
     let mut consumer = consumer(db, broker.bus()).await;
 
     let mut tx = db.begin().await.unwrap();
-    enqueue(&mut tx, TOPIC, "u1", &registered("u1", "rolled back"))
+    enqueue(&mut tx, "u1", &registered("u1", "rolled back"))
         .await
         .unwrap();
     tx.rollback().await.unwrap();

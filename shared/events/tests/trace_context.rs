@@ -31,7 +31,7 @@ async fn enqueued_envelopes_carry_the_current_trace_context() {
     let trace_id = request.context().span().span_context().trace_id();
     async {
         let mut tx = db.begin().await.unwrap();
-        enqueue(&mut tx, "gigmesh.auth.v1", "u1", &UserRegistered::default())
+        enqueue(&mut tx, "u1", &UserRegistered::default())
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -1,14 +1,17 @@
-//! Who is calling: the verified token claims and the client's address.
+//! Who is calling: the signed-in [`Caller`] proven by the access token, and the client's
+//! address.
 //!
 //! The gateway already verified the token and enforced the method's policy; services verify
-//! again (nothing inside trusts a header it cannot check) and check ownership themselves.
+//! again (nothing inside trusts a header it cannot check) and check ownership themselves with
+//! [`Caller::is_owner_or_admin`].
 
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use gigmesh_auth::{Claims, TokenError, TokenVerifier, bearer_token};
+use gigmesh_auth::{Claims, Role, TokenError, TokenVerifier, bearer_token};
+use gigmesh_types::{SessionId, UserId};
 use tonic::Status;
 use tonic::service::Routes;
 use tower::{Layer, Service};
@@ -16,9 +19,9 @@ use tower::{Layer, Service};
 /// Header the gateway sets to the client's address.
 const FORWARDED_FOR: &str = "x-forwarded-for";
 
-/// Verifies the bearer token of each request, when there is one, and stores its claims in
-/// the request extensions. Handlers that need a caller say so with [`caller`], which answers
-/// `UNAUTHENTICATED` for a missing or refused token.
+/// Verifies the bearer token of each request, when there is one, and stores the [`Caller`]
+/// it proves in the request extensions. Handlers that need a caller say so with
+/// [`Caller::of`], which answers `UNAUTHENTICATED` for a missing or refused token.
 #[derive(Clone)]
 pub struct CallerLayer {
     verifier: TokenVerifier,
@@ -75,7 +78,7 @@ where
         Box::pin(async move {
             // An invalid token does not stop the call here: public methods work without a
             // caller (a client may attach an expired token to RefreshToken), and methods that
-            // need one ask `caller()`, which reports why the token was refused.
+            // need one ask `Caller::of`, which reports why the token was refused.
             let verified = match bearer_token(request.headers()) {
                 Ok(None) => None,
                 Ok(Some(token)) => {
@@ -84,12 +87,17 @@ where
                 }
                 Err(error) => Some(Err(error)),
             };
-            match verified {
-                Some(Ok(claims)) => {
-                    request.extensions_mut().insert(claims);
+            match verified.map(|claims| claims.map(|claims| Caller::from_claims(&claims))) {
+                Some(Ok(Some(caller))) => {
+                    request.extensions_mut().insert(caller);
+                }
+                Some(Ok(None)) => {
+                    request.extensions_mut().insert(RefusedToken::NotOurs);
                 }
                 Some(Err(error)) => {
-                    request.extensions_mut().insert(RefusedToken(error));
+                    request
+                        .extensions_mut()
+                        .insert(RefusedToken::Invalid(error));
                 }
                 None => {}
             }
@@ -98,27 +106,107 @@ where
     }
 }
 
-/// Why the token of a call was refused, kept for [`caller`].
+/// Why the token of a call was refused, kept for [`Caller::of`].
 #[derive(Debug, Clone)]
-struct RefusedToken(TokenError);
+enum RefusedToken {
+    /// The token did not verify.
+    Invalid(TokenError),
+    /// The token verified but its subject or session is not a gigmesh id.
+    NotOurs,
+}
+
+/// The answer to a call that needs a caller and has no valid token.
+const NOT_SIGNED_IN: &str = "sign in first: this call needs an access token";
+/// The answer to a verified token whose subject or session is not a gigmesh id.
+const NOT_OUR_SESSION: &str = "the access token names no gigmesh session: log in again";
+
+/// The signed-in user of a call, as its verified access token proves it: built once, by
+/// [`CallerLayer`], from the claims; nothing about it comes from a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    user_id: UserId,
+    session_id: SessionId,
+    roles: Vec<Role>,
+}
+
+impl Caller {
+    /// A caller with these ids and roles (tests and in-process callers).
+    pub fn new(user_id: UserId, session_id: SessionId, roles: &[Role]) -> Self {
+        Self {
+            user_id,
+            session_id,
+            roles: roles.to_vec(),
+        }
+    }
+
+    /// The caller verified `claims` prove; `None` when the subject or the session is not a
+    /// gigmesh id. Role names this build does not know are left out.
+    pub fn from_claims(claims: &Claims) -> Option<Self> {
+        let user_id = UserId::parse("sub", claims.user_id()).ok()?;
+        let session_id = SessionId::parse("sid", claims.session_id()).ok()?;
+        Some(Self {
+            user_id,
+            session_id,
+            roles: claims.known_roles(),
+        })
+    }
+
+    /// The signed-in caller of `request`, or `UNAUTHENTICATED` (saying why) when the call
+    /// carries no valid token. The user id is recorded on the current span.
+    #[allow(clippy::result_large_err)]
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Self, Status> {
+        if let Some(caller) = request.extensions().get::<Caller>() {
+            tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
+            return Ok(caller.clone());
+        }
+        match request.extensions().get::<RefusedToken>() {
+            Some(RefusedToken::Invalid(error)) => Err(Status::from(*error)),
+            Some(RefusedToken::NotOurs) => Err(Status::unauthenticated(NOT_OUR_SESSION)),
+            None => Err(Status::unauthenticated(NOT_SIGNED_IN)),
+        }
+    }
+
+    /// The caller of a method that also works signed out: `None` without a token, and a
+    /// refused token counts as none (as the gateway treats it on public methods).
+    pub fn optional<T>(request: &tonic::Request<T>) -> Option<Self> {
+        request.extensions().get::<Caller>().cloned()
+    }
+
+    /// The user's id (the token's subject).
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// The session the token belongs to.
+    pub fn session_id(&self) -> SessionId {
+        self.session_id
+    }
+
+    /// The roles the token carries.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the caller is a marketplace administrator.
+    pub fn is_admin(&self) -> bool {
+        self.has_role(Role::Admin)
+    }
+
+    /// Whether the caller is `owner` or an admin: the check for reading or changing
+    /// something that belongs to `owner`.
+    pub fn is_owner_or_admin(&self, owner: UserId) -> bool {
+        self.user_id == owner || self.is_admin()
+    }
+}
 
 /// Wraps a service's routes with the caller layer.
 pub fn with_caller(routes: Routes, verifier: TokenVerifier) -> Routes {
     Routes::from(routes.into_axum_router().layer(CallerLayer::new(verifier)))
-}
-
-/// The verified claims of the caller, or `UNAUTHENTICATED` when the call carries no token.
-#[allow(clippy::result_large_err)]
-pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Claims, Status> {
-    if let Some(claims) = request.extensions().get::<Claims>() {
-        return Ok(claims);
-    }
-    match request.extensions().get::<RefusedToken>() {
-        Some(RefusedToken(error)) => Err(Status::from(*error)),
-        None => Err(Status::unauthenticated(
-            "sign in first: this call needs an access token",
-        )),
-    }
 }
 
 /// The client's address: the first hop of `x-forwarded-for` (set by the gateway, which is the

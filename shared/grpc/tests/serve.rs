@@ -33,9 +33,9 @@ impl UserService for Probe {
         &self,
         request: tonic::Request<users::GetMyProfileRequest>,
     ) -> Result<tonic::Response<users::Profile>, Status> {
-        let caller = gigmesh_grpc::caller(&request)?;
+        let caller = gigmesh_grpc::Caller::of(&request)?;
         Ok(tonic::Response::new(users::Profile {
-            user_id: caller.user_id().to_owned(),
+            user_id: caller.user_id().to_string(),
             ..Default::default()
         }))
     }
@@ -126,9 +126,10 @@ async fn anonymous_and_valid_tokens_pass_invalid_tokens_are_refused() {
         .unwrap_err();
     assert_eq!(needs_caller.code(), Code::Unauthenticated);
 
+    const USER_ID: &str = "0192f0c1-5a7e-7c3e-9a4b-1d2e3f405162";
     let claims = Claims::new(
-        "user-1",
-        "session-1",
+        USER_ID,
+        "0192f0c1-5a7e-7c3e-9a4b-1d2e3f405163",
         &[Role::Buyer],
         Duration::from_secs(60),
     );
@@ -138,7 +139,7 @@ async fn anonymous_and_valid_tokens_pass_invalid_tokens_are_refused() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(signed_in.user_id, "user-1");
+    assert_eq!(signed_in.user_id, USER_ID);
 
     let forged = TokenSigner::new(&SigningKey::generate())
         .unwrap()

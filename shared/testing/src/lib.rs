@@ -6,9 +6,12 @@
 //! [`TestSmtpServer`] runs a throwaway SMTP server whose deliveries the test reads back;
 //! [`publish_event`] feeds a service the events another service would publish;
 //! [`TestServer`] serves a service's routes exactly as production does, on a random port,
-//! and [`TestBus`] gives it an embedded event log of its own.
+//! and [`TestBus`] gives it an embedded event log of its own. [`TestDeps`] bundles what a
+//! service is built from (database, bus, a trusted signing key with `token_for(roles)`),
+//! and [`EmittedEvents`] relays a service's outbox and reads back what it published.
 
 mod db;
+mod deps;
 mod events;
 mod grpc;
 mod kafka;
@@ -16,7 +19,8 @@ mod server;
 mod smtp;
 
 pub use db::TestDatabase;
-pub use events::{publish_envelope, publish_event};
+pub use deps::{TestDeps, TestUser};
+pub use events::{EmittedEvents, publish_envelope, publish_event};
 pub use gigmesh_db::Backend;
 pub use grpc::{signed_in, violated_fields};
 pub use kafka::TestKafka;

@@ -4,19 +4,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gigmesh_events::{EmbeddedBus, SharedBus};
-use gigmesh_grpc::ServeOptions;
+use gigmesh_runtime::{RunningService, Serving};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Channel;
 
-/// A service's routes served by `gigmesh_grpc::serve` (health, reflection, metrics, the
-/// same layers as production) on 127.0.0.1 with a port the OS picked. Stops on drop.
+/// A service's routes started by [`RunningService`], as every process starts them (health,
+/// reflection, metrics, the same layers as production), on 127.0.0.1 with a port the OS
+/// picked. Its background loops are the test's to step. Stops on drop.
 pub struct TestServer {
     address: SocketAddr,
     shutdown: CancellationToken,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
+    running: Option<RunningService>,
 }
 
 impl TestServer {
@@ -25,22 +25,18 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");
-        let address = listener.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
-        let options = ServeOptions {
-            service_names,
-            ..ServeOptions::default()
-        };
-        let server = tokio::spawn(gigmesh_grpc::serve(
-            listener,
+        let serving = Serving {
             routes,
-            options,
-            shutdown.clone(),
-        ));
+            service_names,
+            background: Vec::new(),
+        };
+        let running =
+            RunningService::serve(listener, serving, shutdown.clone()).expect("start serving");
         Self {
-            address,
+            address: running.address(),
             shutdown,
-            server: Some(server),
+            running: Some(running),
         }
     }
 
@@ -65,12 +61,8 @@ impl TestServer {
 
     /// Shuts down gracefully and checks the server stopped without an error.
     pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("the server task did not panic")
-                .expect("the server stopped cleanly");
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("the server stopped cleanly");
         }
     }
 }

@@ -66,6 +66,38 @@ uuid_id!(
     /// The id of a domain event; consumers deduplicate on it.
     EventId
 );
+uuid_id!(
+    /// The id of a gig (what a seller offers).
+    GigId
+);
+uuid_id!(
+    /// The id of an order of a gig.
+    OrderId
+);
+uuid_id!(
+    /// The id of a payment into escrow.
+    PaymentId
+);
+uuid_id!(
+    /// The id of a conversation between a buyer and a seller.
+    ConversationId
+);
+uuid_id!(
+    /// The id of a message in a conversation.
+    MessageId
+);
+uuid_id!(
+    /// The id of a seller's custom offer.
+    OfferId
+);
+uuid_id!(
+    /// The id of a review of an order.
+    ReviewId
+);
+uuid_id!(
+    /// The id of an entry in a user's notification feed.
+    NotificationId
+);
 
 #[cfg(test)]
 mod tests {

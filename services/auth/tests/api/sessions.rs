@@ -313,7 +313,7 @@ async fn signing_keys_survive_a_restart(backend: Backend) {
 
     let restarted = auth.second_app(test_config()).await;
     let restarted_keys = restarted
-        .jwks_source()
+        .store_jwks()
         .fetch()
         .await
         .expect("keys of the restarted app");

@@ -5,17 +5,19 @@
 use std::time::Duration;
 
 use gigmesh_auth::{Claims, Role, TokenVerifier};
-use gigmesh_auth_service::{AUTH_TOPIC, App, Argon2Config, Config, ThrottleConfig, USERS_TOPIC};
+use gigmesh_auth_service::{App, Argon2Config, Config, ThrottleConfig};
 use gigmesh_events::{
     Consumer, Envelope, OutgoingRecord, PollOutcome, Relay, SharedBus, Subscription,
 };
-use gigmesh_grpc::ServiceDeps;
 use gigmesh_proto::EventMessage;
+use gigmesh_proto::auth::TOPIC as AUTH_TOPIC;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
 use gigmesh_proto::auth::{
     self as proto, EmailVerificationRequested, GetJwksRequest, LogInRequest, LogInResponse,
     PasswordResetRequested, SignUpRequest, VerifyEmailRequest,
 };
+use gigmesh_proto::users::TOPIC as USERS_TOPIC;
+use gigmesh_runtime::{Service as _, ServiceDeps};
 use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
 use prost::Message as _;
 use tonic::transport::Channel;
@@ -319,11 +321,11 @@ impl TestAuth {
 }
 
 async fn build_app(database: &TestDatabase, bus: &SharedBus, config: Config) -> App {
-    let deps = ServiceDeps {
-        db: database.db().clone(),
-        bus: bus.clone(),
-        verifier: TokenVerifier::from_jwks(Vec::new()),
-    };
+    let deps = ServiceDeps::new(
+        database.db().clone(),
+        bus.clone(),
+        TokenVerifier::from_jwks(Vec::new()),
+    );
     App::build(deps, config).await.expect("build the auth app")
 }
 
