@@ -1,16 +1,16 @@
-//! Configuration and assembly of the notification service.
+//! Assembly of the notification service: the configured mailer, the sender address and the
+//! consumer of auth's events, built from the service's ports.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use gigmesh_config::{Problems, Secret, Validate, join};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
 use gigmesh_runtime::{Description, Service, ServiceDeps};
 use lettre::message::Mailbox;
-use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
+use crate::config::Config;
 use crate::domain::WebApp;
 use crate::events::{AuthEventsHandler, CONSUMER_NAME};
 use crate::mailer::{Mailer, mailer_from_config};
@@ -19,160 +19,13 @@ use crate::store::{self, SentMail};
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
 
-/// Which mail adapter sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MailerKind {
-    /// `.eml` files in [`Config::file_dir`] (development).
-    File,
-    /// An SMTP server ([`Config::smtp`]).
-    Smtp,
-}
-
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    /// Plain text; only for a relay on the same host or network.
-    None,
-    /// Plain connection upgraded with STARTTLS, which is required (usually port 587).
-    Starttls,
-    /// TLS from the first byte (usually port 465).
-    Tls,
-}
-
-/// The SMTP server mail is sent through.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SmtpConfig {
-    /// Host name of the server (also the name its TLS certificate must carry).
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// User name, when the server wants authentication.
-    pub username: Option<String>,
-    /// Password, given together with `username`.
-    pub password: Option<Secret<String>>,
-    /// Transport security.
-    pub tls: SmtpTls,
-    /// Longest wait for the server on one command, in seconds.
-    pub timeout_seconds: u64,
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        Self {
-            host: "localhost".to_owned(),
-            port: 587,
-            username: None,
-            password: None,
-            tls: SmtpTls::Starttls,
-            timeout_seconds: 30,
-        }
-    }
-}
-
-impl Validate for SmtpConfig {
-    fn validate(&self, path: &str, problems: &mut Problems) {
-        if self.host.trim().is_empty() {
-            problems.add(path, "host", "must name the smtp server");
-        }
-        if self.port == 0 {
-            problems.add(path, "port", "must be a port between 1 and 65535");
-        }
-        if self.username.is_some() != self.password.is_some() {
-            problems.add(
-                path,
-                "username",
-                "username and password must be given together",
-            );
-        }
-        if self.timeout_seconds == 0 || self.timeout_seconds > 600 {
-            problems.add(path, "timeout_seconds", "must be between 1 and 600");
-        }
-    }
-}
-
-/// Settings of the notification service.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Which mail adapter sends.
-    pub mailer: MailerKind,
-    /// Directory of the `.eml` files (file mailer only).
-    pub file_dir: PathBuf,
-    /// The SMTP server (smtp mailer only).
-    pub smtp: SmtpConfig,
-    /// The sender of every mail, e.g. `gigmesh <no-reply@gigmesh.example>`.
-    pub from: String,
-    /// Base URL of the web app that mail links point to.
-    pub web_app_url: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            mailer: MailerKind::File,
-            file_dir: PathBuf::from(".gigmesh/mail"),
-            smtp: SmtpConfig::default(),
-            from: "gigmesh <no-reply@gigmesh.localhost>".to_owned(),
-            web_app_url: "http://127.0.0.1:8080".to_owned(),
-        }
-    }
-}
-
-impl Validate for Config {
-    fn validate(&self, path: &str, problems: &mut Problems) {
-        match self.mailer {
-            MailerKind::File if self.file_dir.as_os_str().is_empty() => {
-                problems.add(path, "file_dir", "must name a directory for the .eml files");
-            }
-            MailerKind::Smtp => self.smtp.validate(&join(path, "smtp"), problems),
-            MailerKind::File => {}
-        }
-        if let Err(error) = self.from.parse::<Mailbox>() {
-            problems.add(
-                path,
-                "from",
-                format!("must be an address like `gigmesh <no-reply@example.com>`: {error}"),
-            );
-        }
-        match url::Url::parse(&self.web_app_url) {
-            Ok(url)
-                if matches!(url.scheme(), "http" | "https")
-                    && url.host_str().is_some()
-                    && url.query().is_none()
-                    && url.fragment().is_none() => {}
-            _ => problems.add(
-                path,
-                "web_app_url",
-                "must be an http(s) URL without query or fragment, e.g. https://gigmesh.example",
-            ),
-        }
-    }
-}
-
-impl Config {
-    /// Puts the `.eml` files under `data_dir/mail` unless another directory was configured
-    /// (dev mode keeps everything under its data directory, e.g. `.gigmesh/mail/`).
-    pub fn use_data_dir_for_mail(&mut self, data_dir: &Path) {
-        if self.file_dir == Config::default().file_dir {
-            self.file_dir = data_dir.join("mail");
-        }
-    }
-
-    /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
-    pub fn check(&self) -> anyhow::Result<()> {
-        Ok(gigmesh_config::check(self, "notifications.settings")?)
-    }
-}
-
 /// The notification service: consumes auth's events and sends the mails they ask for.
 #[derive(Clone)]
 pub struct App {
     deps: ServiceDeps,
-    config: Config,
     mailer: Arc<dyn Mailer>,
+    sender: Mailbox,
+    web_app: WebApp,
 }
 
 #[async_trait::async_trait]
@@ -192,12 +45,8 @@ impl Service for App {
 
     /// Sets up the configured mailer.
     async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
-        let mailer = mailer_from_config(config.mailer, &config.file_dir, &config.smtp)?;
-        Ok(App {
-            deps,
-            config,
-            mailer,
-        })
+        let mailer = mailer_from_config(&config)?;
+        App::with_mailer(deps, &config, mailer)
     }
 
     /// The service's gRPC routes: none yet (health comes with `gigmesh_grpc::serve`).
@@ -207,10 +56,7 @@ impl Service for App {
 
     /// The auth events consumer.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        // The sender address was validated when the app was built.
-        self.auth_events()
-            .map(|consumer| vec![Box::new(consumer) as Box<dyn BackgroundTask>])
-            .unwrap_or_default()
+        vec![Box::new(self.auth_events())]
     }
 
     /// Dev mode writes the `.eml` files under the data directory.
@@ -228,30 +74,44 @@ impl App {
         mailer: Arc<dyn Mailer>,
     ) -> anyhow::Result<App> {
         gigmesh_runtime::prepare(&Self::DESCRIPTION, &deps, &config).await?;
+        App::with_mailer(deps, &config, mailer)
+    }
+
+    /// The service sending through `mailer`, from the configured sender, with links into the
+    /// configured web app.
+    fn with_mailer(
+        deps: ServiceDeps,
+        config: &Config,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<App> {
+        let sender = config
+            .sender()
+            .with_context(|| format!("parse the sender address {:?}", config.from))?;
         Ok(App {
             deps,
-            config,
             mailer,
+            sender,
+            web_app: WebApp::new(&config.web_app_url),
         })
     }
 
     /// The consumer of auth's events, not yet subscribed.
-    pub fn auth_events(&self) -> anyhow::Result<ConsumerSpec> {
+    pub fn auth_events(&self) -> ConsumerSpec {
         let handler = AuthEventsHandler::new(
             self.mailer.clone(),
-            self.sender()?,
-            WebApp::new(&self.config.web_app_url),
+            self.sender.clone(),
+            self.web_app.clone(),
         );
-        Ok(self.deps.consumer(
+        self.deps.consumer(
             CONSUMER_NAME,
             &[gigmesh_proto::auth::TOPIC],
             Arc::new(handler),
-        ))
+        )
     }
 
     /// The consumer of auth's events, subscribed, for the caller to step with `poll_once`.
     pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
-        Ok(self.auth_events()?.subscribe().await?)
+        Ok(self.auth_events().subscribe().await?)
     }
 
     /// Every mail recorded as sent to `recipient`, oldest first.
@@ -259,91 +119,5 @@ impl App {
         store::sent_mail_to(self.deps.db.pool(), recipient)
             .await
             .context("read sent mail")
-    }
-
-    fn sender(&self) -> anyhow::Result<Mailbox> {
-        self.config
-            .from
-            .parse()
-            .with_context(|| format!("parse the sender address {:?}", self.config.from))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn problems_of(config: &Config) -> String {
-        let mut problems = Problems::default();
-        Validate::validate(config, "notifications", &mut problems);
-        format!("{problems:?}")
-    }
-
-    #[test]
-    fn the_defaults_are_valid_and_write_files() {
-        let config = Config::default();
-        assert!(config.check().is_ok(), "{}", problems_of(&config));
-        assert_eq!(config.mailer, MailerKind::File);
-    }
-
-    #[test]
-    fn smtp_settings_are_checked_only_when_smtp_sends() {
-        let mut config = Config {
-            smtp: SmtpConfig {
-                host: String::new(),
-                port: 0,
-                username: Some("mailer".to_owned()),
-                password: None,
-                ..SmtpConfig::default()
-            },
-            ..Config::default()
-        };
-        assert!(config.check().is_ok());
-        config.mailer = MailerKind::Smtp;
-        let problems = problems_of(&config);
-        for key in ["smtp.host", "smtp.port", "smtp.username"] {
-            assert!(problems.contains(key), "{key} in {problems}");
-        }
-    }
-
-    #[test]
-    fn sender_and_web_app_url_must_parse() {
-        let config = Config {
-            from: "not an address".to_owned(),
-            web_app_url: "ftp://example.com/?x=1".to_owned(),
-            ..Config::default()
-        };
-        let problems = problems_of(&config);
-        for key in ["notifications.from", "notifications.web_app_url"] {
-            assert!(problems.contains(key), "{key} in {problems}");
-        }
-        assert!(config.check().is_err());
-    }
-
-    #[test]
-    fn dev_mode_moves_the_default_mail_directory_under_the_data_dir() {
-        let mut config = Config::default();
-        config.use_data_dir_for_mail(Path::new("/tmp/gigmesh-data"));
-        assert_eq!(config.file_dir, PathBuf::from("/tmp/gigmesh-data/mail"));
-
-        let mut configured = Config {
-            file_dir: PathBuf::from("/var/mail/gigmesh"),
-            ..Config::default()
-        };
-        configured.use_data_dir_for_mail(Path::new("/tmp/gigmesh-data"));
-        assert_eq!(configured.file_dir, PathBuf::from("/var/mail/gigmesh"));
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_output() {
-        let config = Config {
-            smtp: SmtpConfig {
-                username: Some("mailer".to_owned()),
-                password: Some(Secret::new("hunter2".to_owned())),
-                ..SmtpConfig::default()
-            },
-            ..Config::default()
-        };
-        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

@@ -1,6 +1,8 @@
-//! Everything handling a notification event can fail with.
+//! Everything turning an event into a sent mail can fail with, and whether the consumer
+//! retries it.
 
 use gigmesh_db::DbError;
+use gigmesh_events::HandlerError;
 
 use crate::mailer::MailerError;
 
@@ -18,7 +20,21 @@ pub enum NotificationsError {
     /// The mail could not be built or sent.
     #[error(transparent)]
     Mailer(#[from] MailerError),
-    /// The database failed.
+    /// A database failure.
     #[error(transparent)]
-    Store(#[from] DbError),
+    Db(#[from] DbError),
+}
+
+/// Malformed events and unbuildable mails never succeed (dead-lettered at once); transport
+/// and database failures are retried.
+impl From<NotificationsError> for HandlerError {
+    fn from(error: NotificationsError) -> Self {
+        match error {
+            NotificationsError::MalformedEvent { .. }
+            | NotificationsError::Mailer(MailerError::Build(_)) => HandlerError::permanent(error),
+            NotificationsError::Mailer(MailerError::Send(_)) | NotificationsError::Db(_) => {
+                HandlerError::transient(error)
+            }
+        }
+    }
 }

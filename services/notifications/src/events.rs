@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::domain::{self, Mail, WebApp};
 use crate::error::NotificationsError;
-use crate::mailer::{Mailer, MailerError, build_message};
+use crate::mailer::{Mailer, build_message};
 use crate::store;
 
 /// Consumer group (and inbox name) of the notification service on auth's topic.
@@ -82,24 +82,18 @@ impl AuthEventsHandler {
         }
         Ok(None)
     }
-}
 
-#[async_trait]
-impl EventHandler for AuthEventsHandler {
-    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
-        let Some(mail) = self.compose(envelope).map_err(into_handler_error)? else {
+    /// Sends the mail `envelope` asks for, unless it was sent before, and records it in `tx`.
+    async fn deliver(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), NotificationsError> {
+        let Some(mail) = self.compose(envelope)? else {
             return Ok(());
         };
         if store::was_sent(tx, &envelope.event_id).await? {
             tracing::info!(event_id = %envelope.event_id, "mail for this event was sent before");
             return Ok(());
         }
-        let message =
-            build_message(&self.sender, &mail).map_err(|error| into_handler_error(error.into()))?;
-        self.mailer
-            .send(message)
-            .await
-            .map_err(|error| into_handler_error(error.into()))?;
+        let message = build_message(&self.sender, &mail)?;
+        self.mailer.send(message).await?;
         store::record_sent_mail(
             tx,
             &envelope.event_id,
@@ -114,6 +108,14 @@ impl EventHandler for AuthEventsHandler {
             "mail sent"
         );
         Ok(())
+    }
+}
+
+#[async_trait]
+impl EventHandler for AuthEventsHandler {
+    /// Failures are retried or dead-lettered as [`NotificationsError`] says.
+    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
+        Ok(self.deliver(tx, envelope).await?)
     }
 }
 
@@ -133,17 +135,5 @@ fn malformed<E: EventMessage>(reason: impl std::fmt::Display) -> NotificationsEr
     NotificationsError::MalformedEvent {
         event_type: E::EVENT_TYPE,
         reason: reason.to_string(),
-    }
-}
-
-/// Malformed events and unbuildable mails never succeed (dead-lettered at once); transport
-/// and database failures are retried.
-fn into_handler_error(error: NotificationsError) -> HandlerError {
-    match error {
-        NotificationsError::MalformedEvent { .. }
-        | NotificationsError::Mailer(MailerError::Build(_)) => HandlerError::permanent(error),
-        NotificationsError::Mailer(MailerError::Send(_)) | NotificationsError::Store(_) => {
-            HandlerError::transient(error)
-        }
     }
 }

@@ -8,13 +8,15 @@
 
 mod api;
 mod app;
+mod config;
 mod domain;
 mod error;
 mod events;
 mod mailer;
 mod store;
 
-pub use app::{App, Config, MIGRATIONS, MailerKind, SmtpConfig, SmtpTls};
+pub use app::{App, MIGRATIONS};
+pub use config::{Config, MailerKind, SmtpConfig, SmtpTls};
 pub use events::CONSUMER_NAME;
 pub use mailer::{FileMailer, Mailer, MailerError, SmtpMailer};
 pub use store::SentMail;

@@ -10,10 +10,9 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
 use uuid::Uuid;
 
-use crate::app::{MailerKind, SmtpConfig, SmtpTls};
+use crate::config::{Config, MailerKind, SmtpConfig, SmtpTls};
 use crate::domain::Mail;
 
 /// Why a mail could not be built or handed over.
@@ -150,28 +149,25 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// The mailer the configuration chooses.
-pub fn mailer_from_config(
-    kind: MailerKind,
-    file_dir: &Path,
-    smtp: &SmtpConfig,
-) -> anyhow::Result<Arc<dyn Mailer>> {
-    Ok(match kind {
-        MailerKind::File => Arc::new(FileMailer::new(file_dir).map_err(|error| {
+/// The mailer `config` chooses.
+pub fn mailer_from_config(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match config.mailer {
+        MailerKind::File => Arc::new(FileMailer::new(&config.file_dir).map_err(|error| {
             anyhow::anyhow!(
                 "cannot create the mail directory {}: {error}",
-                file_dir.display()
+                config.file_dir.display()
             )
         })?),
-        MailerKind::Smtp => Arc::new(SmtpMailer::new(smtp)?),
+        MailerKind::Smtp => Arc::new(SmtpMailer::new(&config.smtp)?),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use gigmesh_types::Email;
+
     use super::*;
     use crate::domain::{WebApp, password_changed_mail};
-    use gigmesh_types::Email;
 
     /// Building an SMTP transport starts its connection pool, which needs a runtime.
     #[tokio::test]

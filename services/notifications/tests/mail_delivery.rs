@@ -4,19 +4,17 @@
 //! server (`aiosmtpd`, SMTP mailer).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use gigmesh_auth::{SigningKey, TokenVerifier};
-use gigmesh_events::{Consumer, EmbeddedBus, Envelope, PollOutcome, SharedBus};
+use gigmesh_events::{Consumer, Envelope, PollOutcome};
 use gigmesh_notifications::{App, Config, MailerKind, SmtpConfig, SmtpTls};
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::TOPIC as AUTH_TOPIC;
 use gigmesh_proto::auth::{
     EmailVerificationRequested, PasswordChanged, PasswordResetRequested, UserRegistered,
 };
-use gigmesh_runtime::{Service as _, ServiceDeps};
-use gigmesh_testing::{Backend, TestDatabase, TestSmtpServer};
+use gigmesh_runtime::Service as _;
+use gigmesh_testing::{Backend, TestDeps, TestSmtpServer};
 use gigmesh_types::{now_millis, timestamp_from_millis};
 use mail_parser::{Message, MessageParser};
 use sqlx::Row as _;
@@ -29,38 +27,25 @@ const STEP_WAIT: Duration = Duration::from_millis(300);
 const WEB_APP_URL: &str = "https://app.gigmesh.test";
 const FROM: &str = "gigmesh <no-reply@gigmesh.test>";
 
-/// A notification service with its database and bus, mail going where `config` says.
+/// A notification service with its deps, mail going where `config` says.
 struct TestNotifications {
     consumer: Consumer,
     app: App,
-    bus: SharedBus,
-    database: TestDatabase,
+    deps: TestDeps,
     mail_directory: PathBuf,
     _directory: TempDir,
 }
 
 impl TestNotifications {
+    /// The service on fresh deps on `backend`.
     async fn start(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestNotifications {
-        Self::start_with_attempts(backend, None, configure).await
+        Self::start_on(TestDeps::new(backend).await, configure).await
     }
 
-    /// Like [`TestNotifications::start`], with consumers trying each event
-    /// `event_max_attempts` times.
-    async fn start_with_attempts(
-        backend: Backend,
-        event_max_attempts: Option<u32>,
-        configure: impl FnOnce(&mut Config),
-    ) -> TestNotifications {
-        let database = TestDatabase::new(backend).await;
+    /// The service on `deps`, writing `.eml` files into a fresh directory unless `configure`
+    /// says otherwise.
+    async fn start_on(deps: TestDeps, configure: impl FnOnce(&mut Config)) -> TestNotifications {
         let directory = tempfile::tempdir().expect("test directory");
-        let bus: SharedBus = Arc::new(
-            EmbeddedBus::open(directory.path().join("bus.db"))
-                .await
-                .expect("open the embedded bus"),
-        );
-        bus.ensure_topics(&[AUTH_TOPIC])
-            .await
-            .expect("create topic");
         let mail_directory = directory.path().join("mail");
         let mut config = Config {
             mailer: MailerKind::File,
@@ -70,23 +55,14 @@ impl TestNotifications {
             ..Config::default()
         };
         configure(&mut config);
-        let mut deps = ServiceDeps::new(
-            database.db().clone(),
-            bus.clone(),
-            TokenVerifier::from_jwks([SigningKey::generate().public_jwk()]),
-        );
-        if let Some(attempts) = event_max_attempts {
-            deps = deps.with_event_max_attempts(attempts);
-        }
-        let app = App::build(deps, config)
+        let app = App::build(deps.service_deps(), config)
             .await
             .expect("build the notification service");
         let consumer = app.auth_events_consumer().await.expect("consumer");
         TestNotifications {
             consumer,
             app,
-            bus,
-            database,
+            deps,
             mail_directory,
             _directory: directory,
         }
@@ -95,11 +71,11 @@ impl TestNotifications {
     /// Publishes an auth event as auth's relay would.
     async fn publish<E: EventMessage>(&self, event: &E) -> Envelope {
         let user_id = Uuid::now_v7().to_string();
-        gigmesh_testing::publish_event(&self.bus, &user_id, event).await
+        gigmesh_testing::publish_event(&self.deps.bus(), &user_id, event).await
     }
 
     async fn publish_envelope(&self, envelope: &Envelope) {
-        gigmesh_testing::publish_envelope(&self.bus, AUTH_TOPIC, envelope).await;
+        gigmesh_testing::publish_envelope(&self.deps.bus(), AUTH_TOPIC, envelope).await;
     }
 
     /// Steps the consumer until no record is left; returns what each step did.
@@ -115,7 +91,7 @@ impl TestNotifications {
     /// `(event_id, kind, recipient)` of every row in `sent_mail`.
     async fn sent_mail(&self) -> Vec<(String, String, String)> {
         sqlx::query("SELECT event_id, kind, recipient FROM sent_mail ORDER BY sent_at, event_id")
-            .fetch_all(self.database.db().pool())
+            .fetch_all(self.deps.db().pool())
             .await
             .expect("read sent_mail")
             .iter()
@@ -127,6 +103,22 @@ impl TestNotifications {
                 )
             })
             .collect()
+    }
+}
+
+/// Sends through the plain-text SMTP server at `host:port`, waiting `timeout_seconds` for
+/// it on each command.
+fn through_smtp(host: &str, port: u16, timeout_seconds: u64) -> impl FnOnce(&mut Config) {
+    let smtp = SmtpConfig {
+        host: host.to_owned(),
+        port,
+        tls: SmtpTls::None,
+        timeout_seconds,
+        ..SmtpConfig::default()
+    };
+    move |config| {
+        config.mailer = MailerKind::Smtp;
+        config.smtp = smtp;
     }
 }
 
@@ -363,17 +355,8 @@ async fn other_events_send_nothing_and_malformed_ones_are_dead_lettered(backend:
 
 async fn mail_goes_through_a_real_smtp_server(backend: Backend) {
     let smtp = TestSmtpServer::start().await;
-    let mut service = TestNotifications::start(backend, |config| {
-        config.mailer = MailerKind::Smtp;
-        config.smtp = SmtpConfig {
-            host: smtp.host().to_owned(),
-            port: smtp.port(),
-            tls: SmtpTls::None,
-            timeout_seconds: 10,
-            ..SmtpConfig::default()
-        };
-    })
-    .await;
+    let mut service =
+        TestNotifications::start(backend, through_smtp(smtp.host(), smtp.port(), 10)).await;
     service
         .publish(&PasswordResetRequested {
             user_id: Uuid::now_v7().to_string(),
@@ -414,17 +397,8 @@ async fn an_unreachable_smtp_server_is_retried_then_dead_lettered(backend: Backe
     let mut smtp = TestSmtpServer::start().await;
     let port = smtp.port();
     smtp.stop().await;
-    let mut service = TestNotifications::start_with_attempts(backend, Some(2), |config| {
-        config.mailer = MailerKind::Smtp;
-        config.smtp = SmtpConfig {
-            host: "127.0.0.1".to_owned(),
-            port,
-            tls: SmtpTls::None,
-            timeout_seconds: 2,
-            ..SmtpConfig::default()
-        };
-    })
-    .await;
+    let deps = TestDeps::new(backend).await.with_event_max_attempts(2);
+    let mut service = TestNotifications::start_on(deps, through_smtp("127.0.0.1", port, 2)).await;
     service
         .publish(&PasswordChanged {
             user_id: Uuid::now_v7().to_string(),

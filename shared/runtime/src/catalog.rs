@@ -105,11 +105,34 @@ impl<S: Service> ServiceEntry for Registered<S> {
     }
 
     fn configure(&self, figment: &Figment) -> Result<Box<dyn ConfiguredService>, ConfigError> {
-        let section: ServiceSection<S::Config> = figment
-            .extract_inner_lossy(S::DESCRIPTION.name)
-            .map_err(Box::new)?;
+        let section: ServiceSection<S::Config> = extract_section(figment, S::DESCRIPTION.name)?;
         Ok(Box::new(Configured::<S> { section }))
     }
+}
+
+/// The section `name` of `figment`, read as `T` (numbers and booleans also from text).
+///
+/// figment names a failing key inside a section by appending the section's name to the key
+/// (`settings.port.users`); the section's name is moved back to the front here, so the
+/// message names the key and its variable as the user writes them (`users.settings.port`,
+/// `GIGMESH__USERS__SETTINGS__PORT`).
+fn extract_section<T: serde::de::DeserializeOwned>(
+    figment: &Figment,
+    name: &str,
+) -> Result<T, Box<figment::Error>> {
+    figment.extract_inner_lossy(name).map_err(|error| {
+        let section: Vec<String> = name.split('.').map(str::to_owned).collect();
+        let mut errors = error.into_iter().map(|mut error| {
+            if error.path.ends_with(&section) {
+                error.path.rotate_right(section.len());
+            }
+            error
+        });
+        let first = errors
+            .next()
+            .unwrap_or_else(|| figment::Error::from(name.to_owned()));
+        Box::new(errors.fold(first, |chained, error| chained.chain(error)))
+    })
 }
 
 /// A configured `S`.
@@ -188,5 +211,30 @@ fn validate_address(path: &str, key: &str, value: &str, problems: &mut Problems)
             key,
             "must be host:port with an IP address, e.g. 0.0.0.0:50051",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Settings {
+        port: u16,
+    }
+
+    #[test]
+    fn a_bad_key_inside_a_section_is_named_from_the_top() {
+        let figment = Figment::from(Serialized::default("users.settings.port", "many"));
+        let error =
+            extract_section::<ServiceSection<Settings>>(&figment, "users").expect_err("not a port");
+        assert_eq!(error.path, ["users", "settings", "port"]);
+
+        let figment = Figment::from(Serialized::default("users.settings.nope", 1));
+        let error = extract_section::<ServiceSection<Settings>>(&figment, "users")
+            .expect_err("unknown key");
+        assert_eq!(error.path, ["users", "settings", "nope"]);
     }
 }

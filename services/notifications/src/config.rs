@@ -1,0 +1,242 @@
+//! Settings of the notification service: which mail adapter sends (`.eml` files or SMTP),
+//! the SMTP server and how the connection is secured, the sender address and the web app
+//! the links in mails point to; each checked with every problem named by its key.
+
+use std::path::{Path, PathBuf};
+
+use gigmesh_config::{Problems, Secret, Validate, join};
+use lettre::address::AddressError;
+use lettre::message::Mailbox;
+use serde::{Deserialize, Serialize};
+
+/// Which mail adapter sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailerKind {
+    /// `.eml` files in [`Config::file_dir`] (development).
+    File,
+    /// An SMTP server ([`Config::smtp`]).
+    Smtp,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text; only for a relay on the same host or network.
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+/// The SMTP server mail is sent through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name of the server (also the name its TLS certificate must carry).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User name, when the server wants authentication.
+    pub username: Option<String>,
+    /// Password, given together with `username`.
+    pub password: Option<Secret<String>>,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// Longest wait for the server on one command, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".to_owned(),
+            port: 587,
+            username: None,
+            password: None,
+            tls: SmtpTls::Starttls,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl Validate for SmtpConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        if self.host.trim().is_empty() {
+            problems.add(path, "host", "must name the smtp server");
+        }
+        if self.port == 0 {
+            problems.add(path, "port", "must be a port between 1 and 65535");
+        }
+        if self.username.is_some() != self.password.is_some() {
+            problems.add(
+                path,
+                "username",
+                "username and password must be given together",
+            );
+        }
+        if self.timeout_seconds == 0 || self.timeout_seconds > 600 {
+            problems.add(path, "timeout_seconds", "must be between 1 and 600");
+        }
+    }
+}
+
+/// Settings of the notification service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which mail adapter sends.
+    pub mailer: MailerKind,
+    /// Directory of the `.eml` files (file mailer only).
+    pub file_dir: PathBuf,
+    /// The SMTP server (smtp mailer only).
+    pub smtp: SmtpConfig,
+    /// The sender of every mail, e.g. `gigmesh <no-reply@gigmesh.example>`.
+    pub from: String,
+    /// Base URL of the web app that mail links point to.
+    pub web_app_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mailer: MailerKind::File,
+            file_dir: PathBuf::from(".gigmesh/mail"),
+            smtp: SmtpConfig::default(),
+            from: "gigmesh <no-reply@gigmesh.localhost>".to_owned(),
+            web_app_url: "http://127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        match self.mailer {
+            MailerKind::File if self.file_dir.as_os_str().is_empty() => {
+                problems.add(path, "file_dir", "must name a directory for the .eml files");
+            }
+            MailerKind::Smtp => self.smtp.validate(&join(path, "smtp"), problems),
+            MailerKind::File => {}
+        }
+        if let Err(error) = self.sender() {
+            problems.add(
+                path,
+                "from",
+                format!("must be an address like `gigmesh <no-reply@example.com>`: {error}"),
+            );
+        }
+        match url::Url::parse(&self.web_app_url) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && url.query().is_none()
+                    && url.fragment().is_none() => {}
+            _ => problems.add(
+                path,
+                "web_app_url",
+                "must be an http(s) URL without query or fragment, e.g. https://gigmesh.example",
+            ),
+        }
+    }
+}
+
+impl Config {
+    /// Puts the `.eml` files under `data_dir/mail` unless another directory was configured
+    /// (dev mode keeps everything under its data directory, e.g. `.gigmesh/mail/`).
+    pub fn use_data_dir_for_mail(&mut self, data_dir: &Path) {
+        if self.file_dir == Config::default().file_dir {
+            self.file_dir = data_dir.join("mail");
+        }
+    }
+
+    /// The sender of every mail, parsed from [`Config::from`].
+    pub fn sender(&self) -> Result<Mailbox, AddressError> {
+        self.from.parse()
+    }
+
+    /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
+    pub fn check(&self) -> anyhow::Result<()> {
+        Ok(gigmesh_config::check(self, "notifications.settings")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(config: &Config) -> String {
+        let mut problems = Problems::default();
+        Validate::validate(config, "notifications", &mut problems);
+        format!("{problems:?}")
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_write_files() {
+        let config = Config::default();
+        assert!(config.check().is_ok(), "{}", problems_of(&config));
+        assert_eq!(config.mailer, MailerKind::File);
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_only_when_smtp_sends() {
+        let mut config = Config {
+            smtp: SmtpConfig {
+                host: String::new(),
+                port: 0,
+                username: Some("mailer".to_owned()),
+                password: None,
+                ..SmtpConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(config.check().is_ok());
+        config.mailer = MailerKind::Smtp;
+        let problems = problems_of(&config);
+        for key in ["smtp.host", "smtp.port", "smtp.username"] {
+            assert!(problems.contains(key), "{key} in {problems}");
+        }
+    }
+
+    #[test]
+    fn sender_and_web_app_url_must_parse() {
+        let config = Config {
+            from: "not an address".to_owned(),
+            web_app_url: "ftp://example.com/?x=1".to_owned(),
+            ..Config::default()
+        };
+        let problems = problems_of(&config);
+        for key in ["notifications.from", "notifications.web_app_url"] {
+            assert!(problems.contains(key), "{key} in {problems}");
+        }
+        assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn dev_mode_moves_the_default_mail_directory_under_the_data_dir() {
+        let mut config = Config::default();
+        config.use_data_dir_for_mail(Path::new("/tmp/gigmesh-data"));
+        assert_eq!(config.file_dir, PathBuf::from("/tmp/gigmesh-data/mail"));
+
+        let mut configured = Config {
+            file_dir: PathBuf::from("/var/mail/gigmesh"),
+            ..Config::default()
+        };
+        configured.use_data_dir_for_mail(Path::new("/tmp/gigmesh-data"));
+        assert_eq!(configured.file_dir, PathBuf::from("/var/mail/gigmesh"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = Config {
+            smtp: SmtpConfig {
+                username: Some("mailer".to_owned()),
+                password: Some(Secret::new("hunter2".to_owned())),
+                ..SmtpConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
