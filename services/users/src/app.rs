@@ -1,28 +1,18 @@
-//! Configuration and assembly of the user service.
+//! Assembly of the user service: its description, routes and background loops.
 
 use std::sync::Arc;
 
-use gigmesh_config::{Problems, Validate};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay};
 use gigmesh_proto::users::user_service_server::{SERVICE_NAME, UserServiceServer};
 use gigmesh_runtime::{Description, Service, ServiceDeps};
-use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
 use crate::api::UserApi;
+use crate::config::Config;
 use crate::events::{AuthEventsHandler, CONSUMER_NAME};
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
-
-/// Settings of the user service: none of its own yet.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {}
-
-impl Validate for Config {
-    fn validate(&self, _path: &str, _problems: &mut Problems) {}
-}
 
 /// The user service, built from its ports.
 #[derive(Clone)]

@@ -1,12 +1,11 @@
 //! Profiles and the rules that change them: field limits, code lists, the seller transition
-//! and suspension. Pure: no IO and no proto types. `api.rs` parses requests into these types
-//! with the field parsers below, `store.rs` persists them.
+//! and suspension. Pure: no IO and no proto types. `input.rs` parses requests into these
+//! types with the field checks below, `store.rs` persists them.
 
 use std::collections::HashSet;
 
 use gigmesh_errors::FieldViolation;
-use gigmesh_types::UserId;
-pub use gigmesh_types::{HttpsUrl, Lines, parse_text};
+use gigmesh_types::{HttpsUrl, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::codes;
@@ -70,6 +69,15 @@ pub struct Profile {
     pub updated_at: i64,
 }
 
+/// How a public profile is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileKey {
+    /// By account id.
+    UserId(UserId),
+    /// By username, ignoring case.
+    Username(String),
+}
+
 /// Whether a transition changed anything, so that a no-op writes nothing and emits no event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -101,6 +109,25 @@ impl Profile {
     /// Whether the user is a seller.
     pub fn is_seller(&self) -> bool {
         self.seller.is_some()
+    }
+
+    /// Whether others may see the profile: a suspended one, to the public, does not exist.
+    pub fn is_public(&self) -> bool {
+        !self.suspended
+    }
+
+    /// Applies a change its owner asked for.
+    pub fn apply(&mut self, change: ProfileChange, now: i64) -> Result<ProfileEffect, UsersError> {
+        match change {
+            ProfileChange::Update(changes) => self.update(changes, now).map(ProfileEffect::from),
+            ProfileChange::BecomeSeller(details) => {
+                self.become_seller(details, now)?;
+                Ok(ProfileEffect::BecameSeller)
+            }
+            ProfileChange::ReplaceSellerDetails(details) => self
+                .replace_seller_details(details, now)
+                .map(ProfileEffect::from),
+        }
     }
 
     /// Applies the fields named in `changes`.
@@ -191,6 +218,38 @@ impl Profile {
     }
 }
 
+/// A change the owner of a profile asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileChange {
+    /// UpdateMyProfile: the fields the mask named.
+    Update(ProfileChanges),
+    /// BecomeSeller.
+    BecomeSeller(SellerDetails),
+    /// UpdateMySellerProfile.
+    ReplaceSellerDetails(SellerDetails),
+}
+
+/// Which events a change of the profile causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum ProfileEffect {
+    /// Nothing changed: nothing is written, nothing emitted.
+    None,
+    /// The profile changed (ProfileChanged).
+    Changed,
+    /// The user became a seller (SellerActivated and ProfileChanged).
+    BecameSeller,
+}
+
+impl From<Outcome> for ProfileEffect {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Changed => ProfileEffect::Changed,
+            Outcome::Unchanged => ProfileEffect::None,
+        }
+    }
+}
+
 /// The fields an update names; `None` leaves a field as it is, `Some(None)` clears an
 /// optional one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -205,79 +264,6 @@ pub struct ProfileChanges {
     pub languages: Option<Vec<Language>>,
     /// New avatar, or cleared.
     pub avatar_url: Option<Option<HttpsUrl>>,
-}
-
-/// A field of the profile that an update mask may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProfileField {
-    /// `display_name`
-    DisplayName,
-    /// `bio`
-    Bio,
-    /// `country`
-    Country,
-    /// `languages`
-    Languages,
-    /// `avatar_url`
-    AvatarUrl,
-}
-
-impl ProfileField {
-    /// Every updatable field, in the order of the message.
-    pub const ALL: [ProfileField; 5] = [
-        ProfileField::DisplayName,
-        ProfileField::Bio,
-        ProfileField::Country,
-        ProfileField::Languages,
-        ProfileField::AvatarUrl,
-    ];
-
-    /// The field's name in an update mask.
-    pub fn path(self) -> &'static str {
-        match self {
-            ProfileField::DisplayName => "display_name",
-            ProfileField::Bio => "bio",
-            ProfileField::Country => "country",
-            ProfileField::Languages => "languages",
-            ProfileField::AvatarUrl => "avatar_url",
-        }
-    }
-
-    fn from_path(path: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|field| field.path() == path)
-    }
-}
-
-/// Reads an update mask: no paths (or `*`) means every updatable field; paths that are not
-/// updatable fields are reported all at once.
-pub fn parse_update_mask(
-    field: &str,
-    paths: &[String],
-) -> Result<Vec<ProfileField>, FieldViolation> {
-    if paths.is_empty() || paths.iter().all(|path| path == "*") {
-        return Ok(ProfileField::ALL.to_vec());
-    }
-    let mut fields = Vec::new();
-    let mut unknown = Vec::new();
-    for path in paths {
-        match ProfileField::from_path(path) {
-            Some(profile_field) if !fields.contains(&profile_field) => fields.push(profile_field),
-            Some(_) => {}
-            None => unknown.push(format!("{path:?}")),
-        }
-    }
-    if !unknown.is_empty() {
-        let allowed: Vec<&str> = ProfileField::ALL.iter().map(|f| f.path()).collect();
-        return Err(FieldViolation::new(
-            field,
-            format!(
-                "unknown or read-only paths {}; updatable paths are {}",
-                unknown.join(", "),
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(fields)
 }
 
 /// An ISO 3166-1 alpha-2 country code, upper case.
@@ -563,6 +549,38 @@ mod tests {
     }
 
     #[test]
+    fn applied_changes_say_which_events_they_cause() {
+        let mut profile = profile();
+        let bio = ProfileChanges {
+            bio: Some("hello".to_owned()),
+            ..ProfileChanges::default()
+        };
+        assert_eq!(
+            profile
+                .apply(ProfileChange::Update(bio.clone()), 2_000)
+                .unwrap(),
+            ProfileEffect::Changed
+        );
+        assert_eq!(
+            profile.apply(ProfileChange::Update(bio), 3_000).unwrap(),
+            ProfileEffect::None
+        );
+        let seller = details("I write Rust services.");
+        assert_eq!(
+            profile
+                .apply(ProfileChange::BecomeSeller(seller.clone()), 4_000)
+                .unwrap(),
+            ProfileEffect::BecameSeller
+        );
+        assert_eq!(
+            profile
+                .apply(ProfileChange::ReplaceSellerDetails(seller), 5_000)
+                .unwrap(),
+            ProfileEffect::None
+        );
+    }
+
+    #[test]
     fn a_suspended_profile_cannot_change_until_unsuspended() {
         let mut profile = profile();
         assert_eq!(profile.suspend(2_000), Outcome::Changed);
@@ -577,33 +595,6 @@ mod tests {
         ));
         assert_eq!(profile.unsuspend(5_000), Outcome::Changed);
         assert!(profile.update(ProfileChanges::default(), 6_000).is_ok());
-    }
-
-    #[test]
-    fn update_mask_names_unknown_paths() {
-        assert_eq!(parse_update_mask("update_mask", &[]).unwrap().len(), 5);
-        assert_eq!(
-            parse_update_mask("update_mask", &["*".to_owned()])
-                .unwrap()
-                .len(),
-            5
-        );
-        assert_eq!(
-            parse_update_mask("update_mask", &["bio".to_owned(), "bio".to_owned()]).unwrap(),
-            [ProfileField::Bio]
-        );
-        let violation = parse_update_mask(
-            "update_mask",
-            &[
-                "bio".to_owned(),
-                "is_seller".to_owned(),
-                "nickname".to_owned(),
-            ],
-        )
-        .unwrap_err();
-        assert_eq!(violation.field, "update_mask");
-        assert!(violation.description.contains("\"is_seller\""));
-        assert!(violation.description.contains("\"nickname\""));
     }
 
     #[test]

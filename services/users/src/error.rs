@@ -1,21 +1,24 @@
-//! Everything the user service can fail with, and its one mapping to a gRPC status.
+//! Everything the user service can refuse a request with, and its one mapping to a gRPC
+//! status.
 
 use gigmesh_db::DbError;
-use gigmesh_errors::{ApiError, FieldViolation};
+use gigmesh_errors::ApiError;
 use tonic::Status;
 
-/// A failure of a users operation.
+use crate::domain::ProfileKey;
+
+/// Why a users request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
-    /// The request has invalid fields.
-    #[error("invalid argument")]
-    InvalidArgument(Vec<FieldViolation>),
+    /// Invalid input (with field violations) or another shared API error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// The caller's account exists but its profile was not created from the event yet.
     #[error("your profile is being created; try again in a few seconds")]
     ProfileBeingCreated,
-    /// No visible profile matches.
-    #[error("{0}")]
-    ProfileNotFound(String),
+    /// No visible profile has this user id or username.
+    #[error("{}", describe_missing(.0))]
+    ProfileNotFound(ProfileKey),
     /// BecomeSeller was called by a seller.
     #[error("you are already a seller; change the seller profile with UpdateMySellerProfile")]
     AlreadySeller,
@@ -25,33 +28,67 @@ pub enum UsersError {
     /// The account is suspended, so its profile cannot change.
     #[error("the account is suspended; its profile cannot be changed")]
     Suspended,
-    /// The profile kept changing under a read-modify-write.
-    #[error("the profile was changed by another request at the same time; retry")]
-    ConcurrentChange,
-    /// The call carries no valid caller.
-    #[error("sign in first: this call needs an access token")]
-    Unauthenticated,
-    /// The database failed.
+    /// A database failure, including a read-modify-write that lost every race
+    /// ([`DbError::ConcurrentChange`], `ABORTED`).
     #[error(transparent)]
-    Store(#[from] DbError),
+    Db(#[from] DbError),
+    /// Anything else unexpected.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
-impl From<UsersError> for Status {
+fn describe_missing(key: &ProfileKey) -> String {
+    match key {
+        ProfileKey::UserId(user_id) => format!("no profile for user {user_id}"),
+        ProfileKey::Username(username) => format!("no profile with username {username:?}"),
+    }
+}
+
+impl From<UsersError> for ApiError {
     fn from(error: UsersError) -> Self {
         let message = error.to_string();
-        let api_error = match error {
-            UsersError::InvalidArgument(violations) => ApiError::InvalidArgument(violations),
+        match error {
+            UsersError::Api(api) => api,
             UsersError::ProfileBeingCreated | UsersError::ProfileNotFound(_) => {
                 ApiError::NotFound(message)
             }
             UsersError::AlreadySeller => ApiError::AlreadyExists(message),
             UsersError::NotSeller | UsersError::Suspended => ApiError::FailedPrecondition(message),
-            // Aborted is the code AIP-193 gives to concurrency conflicts; the shared error set
-            // has no variant for it, so it is built here.
-            UsersError::ConcurrentChange => return Status::aborted(message),
-            UsersError::Unauthenticated => ApiError::Unauthenticated(message),
-            UsersError::Store(db_error) => ApiError::from(db_error),
-        };
-        api_error.into()
+            UsersError::Db(db) => ApiError::from(db),
+            UsersError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<UsersError> for Status {
+    fn from(error: UsersError) -> Self {
+        Status::from(ApiError::from(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gigmesh_types::UserId;
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn missing_profiles_say_how_they_were_looked_up() {
+        let user_id = UserId::new();
+        let status = Status::from(UsersError::ProfileNotFound(ProfileKey::UserId(user_id)));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), format!("no profile for user {user_id}"));
+        let status = Status::from(UsersError::ProfileNotFound(ProfileKey::Username(
+            "ada".to_owned(),
+        )));
+        assert_eq!(status.message(), "no profile with username \"ada\"");
+    }
+
+    #[test]
+    fn a_lost_race_is_aborted_and_invites_a_retry() {
+        let status = Status::from(UsersError::from(DbError::ConcurrentChange));
+        assert_eq!(status.code(), Code::Aborted);
+        assert!(status.message().contains("retry"), "{status:?}");
     }
 }

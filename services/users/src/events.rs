@@ -7,10 +7,9 @@ use gigmesh_events::{Envelope, EventHandler, HandlerError, decode, enqueue};
 use gigmesh_proto::auth::{AccountSuspended, AccountUnsuspended, UserRegistered};
 use gigmesh_proto::users::{ProfileChanged, SellerActivated};
 use gigmesh_types::{UserId, millis_from_timestamp, now_millis};
-use uuid::Uuid;
 
-use crate::api::public_profile_to_proto;
 use crate::domain::{Outcome, Profile};
+use crate::output::public_profile_to_proto;
 use crate::store::{self, StoredProfile};
 
 /// Consumer group (and inbox name) of the user service on auth's topic.
@@ -124,8 +123,9 @@ async fn set_suspended(
     Ok(())
 }
 
+/// The account id an auth event names; a malformed one can never be applied.
 fn parse_user_id(raw: &str) -> Result<UserId, HandlerError> {
-    Uuid::parse_str(raw).map(UserId::from).map_err(|error| {
+    UserId::parse("user_id", raw).map_err(|error| {
         HandlerError::permanent(anyhow::anyhow!("invalid user id {raw:?}: {error}"))
     })
 }

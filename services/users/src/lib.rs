@@ -9,10 +9,14 @@
 mod api;
 mod app;
 mod codes;
+mod config;
 mod domain;
 mod error;
 mod events;
+mod input;
+mod output;
 mod store;
 
-pub use app::{App, Config, MIGRATIONS};
+pub use app::{App, MIGRATIONS};
+pub use config::Config;
 pub use events::CONSUMER_NAME;

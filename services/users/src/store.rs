@@ -5,13 +5,13 @@
 //! cannot silently overwrite each other on either backend.
 
 use gigmesh_db::{DbError, Tx};
-use gigmesh_types::UserId;
-use sqlx::any::{AnyExecutor, AnyRow};
-use sqlx::{Error as SqlxError, Row};
+use gigmesh_types::{HttpsUrl, UserId};
+use sqlx::any::{AnyArguments, AnyExecutor, AnyRow};
+use sqlx::{Any, Error as SqlxError, Row};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{CountryCode, HttpsUrl, Language, Profile, SellerDetails, SellerProfile};
+use crate::domain::{CountryCode, Language, Profile, SellerDetails, SellerProfile};
 
 /// A profile together with the version it was read at.
 #[derive(Debug, Clone)]
@@ -28,8 +28,8 @@ const PROFILE_COLUMNS: &str = "user_id, username, display_name, bio, country, la
 /// Inserts a new profile unless one exists for the user already; returns whether it inserted.
 #[instrument(skip_all, fields(user_id = %profile.user_id))]
 pub async fn insert_profile(tx: &mut Tx, profile: &Profile) -> Result<bool, DbError> {
-    let columns = ProfileColumns::from_profile(profile)?;
-    let result = sqlx::query(
+    let columns = ChangeableColumns::of(profile)?;
+    let query = sqlx::query(
         "INSERT INTO profiles (user_id, username, username_key, display_name, bio, country, \
          languages, avatar_url, seller_details, seller_since, suspended, version, created_at, \
          updated_at) \
@@ -38,19 +38,13 @@ pub async fn insert_profile(tx: &mut Tx, profile: &Profile) -> Result<bool, DbEr
     )
     .bind(profile.user_id.to_string())
     .bind(profile.username.clone())
-    .bind(username_key(&profile.username))
-    .bind(profile.display_name.clone())
-    .bind(profile.bio.clone())
-    .bind(columns.country)
-    .bind(columns.languages)
-    .bind(columns.avatar_url)
-    .bind(columns.seller_details)
-    .bind(columns.seller_since)
-    .bind(profile.suspended)
-    .bind(profile.created_at)
-    .bind(profile.updated_at)
-    .execute(&mut **tx)
-    .await?;
+    .bind(username_key(&profile.username));
+    let result = columns
+        .bind_onto(query)
+        .bind(profile.created_at)
+        .bind(profile.updated_at)
+        .execute(&mut **tx)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -61,26 +55,20 @@ pub async fn update_profile(
     profile: &Profile,
     expected_version: i64,
 ) -> Result<bool, DbError> {
-    let columns = ProfileColumns::from_profile(profile)?;
-    let result = sqlx::query(
+    let columns = ChangeableColumns::of(profile)?;
+    let query = sqlx::query(
         "UPDATE profiles SET display_name = $1, bio = $2, country = $3, languages = $4, \
          avatar_url = $5, seller_details = $6, seller_since = $7, suspended = $8, \
          updated_at = $9, version = version + 1 \
          WHERE user_id = $10 AND version = $11",
-    )
-    .bind(profile.display_name.clone())
-    .bind(profile.bio.clone())
-    .bind(columns.country)
-    .bind(columns.languages)
-    .bind(columns.avatar_url)
-    .bind(columns.seller_details)
-    .bind(columns.seller_since)
-    .bind(profile.suspended)
-    .bind(profile.updated_at)
-    .bind(profile.user_id.to_string())
-    .bind(expected_version)
-    .execute(&mut **tx)
-    .await?;
+    );
+    let result = columns
+        .bind_onto(query)
+        .bind(profile.updated_at)
+        .bind(profile.user_id.to_string())
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -119,17 +107,25 @@ fn username_key(username: &str) -> String {
     username.to_lowercase()
 }
 
-/// The columns of a profile that need encoding before they are bound.
-struct ProfileColumns {
+/// A query over the `Any` driver, as `sqlx::query` builds it.
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+/// The columns that change with a profile, encoded for binding, in the order both the insert
+/// and the update name them: `display_name, bio, country, languages, avatar_url,
+/// seller_details, seller_since, suspended`.
+struct ChangeableColumns {
+    display_name: String,
+    bio: String,
     country: Option<String>,
     languages: String,
     avatar_url: Option<String>,
     seller_details: Option<String>,
     seller_since: Option<i64>,
+    suspended: bool,
 }
 
-impl ProfileColumns {
-    fn from_profile(profile: &Profile) -> Result<Self, DbError> {
+impl ChangeableColumns {
+    fn of(profile: &Profile) -> Result<Self, DbError> {
         let seller_details = profile
             .seller
             .as_ref()
@@ -137,12 +133,28 @@ impl ProfileColumns {
             .transpose()
             .map_err(encode_error)?;
         Ok(Self {
+            display_name: profile.display_name.clone(),
+            bio: profile.bio.clone(),
             country: profile.country.as_ref().map(|c| c.as_str().to_owned()),
             languages: serde_json::to_string(&profile.languages).map_err(encode_error)?,
             avatar_url: profile.avatar_url.as_ref().map(|u| u.as_str().to_owned()),
             seller_details,
             seller_since: profile.seller.as_ref().map(|seller| seller.since),
+            suspended: profile.suspended,
         })
+    }
+
+    /// `query` with the columns bound as its next eight parameters, in the order above.
+    fn bind_onto(self, query: AnyQuery<'_>) -> AnyQuery<'_> {
+        query
+            .bind(self.display_name)
+            .bind(self.bio)
+            .bind(self.country)
+            .bind(self.languages)
+            .bind(self.avatar_url)
+            .bind(self.seller_details)
+            .bind(self.seller_since)
+            .bind(self.suspended)
     }
 }
 

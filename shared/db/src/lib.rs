@@ -16,6 +16,6 @@ mod row;
 
 pub use error::DbError;
 pub use migrations::Migrations;
-pub use optimistic::{Attempt, MAX_CHANGE_ATTEMPTS, read_modify_write};
+pub use optimistic::{Attempt, AttemptFuture, MAX_CHANGE_ATTEMPTS, read_modify_write};
 pub use pool::{Backend, Db, Tx};
 pub use row::get_bool;

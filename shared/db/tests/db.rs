@@ -3,7 +3,9 @@
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use gigmesh_db::{Backend, Db, DbError, Migrations, get_bool};
+use gigmesh_db::{
+    Attempt, Backend, Db, DbError, MAX_CHANGE_ATTEMPTS, Migrations, get_bool, read_modify_write,
+};
 use gigmesh_errors::ApiError;
 use gigmesh_testing::TestDatabase;
 use sqlx::Row as _;
@@ -251,4 +253,56 @@ async fn ensure_database_creates_the_sqlite_directory() {
     assert_eq!(db.backend(), Backend::Sqlite);
     db.close().await;
     assert!(path.is_file());
+}
+
+// read_modify_write: the one optimistic retry loop.
+
+#[tokio::test]
+async fn conflicts_are_retried_until_the_attempts_run_out() {
+    let database = TestDatabase::sqlite().await;
+    let mut attempts = 0;
+    let committed: Result<usize, DbError> = read_modify_write(database.db(), |_tx| {
+        attempts += 1;
+        let attempt = attempts;
+        Box::pin(async move {
+            Ok(if attempt < MAX_CHANGE_ATTEMPTS {
+                Attempt::Conflict
+            } else {
+                Attempt::Commit(attempt)
+            })
+        })
+    })
+    .await;
+    assert_eq!(committed.unwrap(), MAX_CHANGE_ATTEMPTS);
+
+    let mut attempts = 0;
+    let lost: Result<(), DbError> = read_modify_write(database.db(), |_tx| {
+        attempts += 1;
+        Box::pin(async { Ok(Attempt::Conflict) })
+    })
+    .await;
+    assert!(matches!(lost, Err(DbError::ConcurrentChange)));
+    assert_eq!(attempts, MAX_CHANGE_ATTEMPTS);
+}
+
+#[tokio::test]
+async fn nothing_to_change_and_errors_end_at_once() {
+    let database = TestDatabase::sqlite().await;
+    let mut attempts = 0;
+    let unchanged: Result<&str, DbError> = read_modify_write(database.db(), |_tx| {
+        attempts += 1;
+        Box::pin(async { Ok(Attempt::Unchanged("as it was")) })
+    })
+    .await;
+    assert_eq!(unchanged.unwrap(), "as it was");
+    assert_eq!(attempts, 1);
+
+    let mut attempts = 0;
+    let failed: Result<(), DbError> = read_modify_write(database.db(), |_tx| {
+        attempts += 1;
+        Box::pin(async { Err(DbError::ForeignKeyViolation { constraint: None }) })
+    })
+    .await;
+    assert!(matches!(failed, Err(DbError::ForeignKeyViolation { .. })));
+    assert_eq!(attempts, 1);
 }
