@@ -1,32 +1,18 @@
-//! Configuration and assembly of the gig service.
+//! Assembly of the gig service: its description, its routes and its background loops.
 
 use std::sync::Arc;
 
-use gigmesh_config::{Problems, Validate};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay};
 use gigmesh_proto::gigs::gig_service_server::{GigServiceServer, SERVICE_NAME};
 use gigmesh_runtime::{Description, Service, ServiceDeps};
-use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
 use crate::api::GigApi;
+use crate::config::Config;
 use crate::events::{CONSUMER_NAME, UpstreamEventsHandler};
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
-
-/// Settings of the gig service.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether a published gig waits for an admin's approval before buyers see it; without
-    /// it, publishing approves at once and admins moderate afterwards.
-    pub require_review: bool,
-}
-
-impl Validate for Config {
-    fn validate(&self, _path: &str, _problems: &mut Problems) {}
-}
 
 /// The gig service, built from its ports.
 #[derive(Clone)]
@@ -89,19 +75,5 @@ impl App {
     /// `run_once`.
     pub fn relay(&self) -> Relay {
         self.deps.relay(Self::DESCRIPTION.name)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_keys_are_refused() {
-        let parsed: Result<Config, _> =
-            serde_json::from_str(r#"{"require_review": true, "nope": 1}"#);
-        assert!(parsed.is_err());
-        let parsed: Config = serde_json::from_str(r#"{"require_review": true}"#).expect("config");
-        assert!(parsed.require_review);
     }
 }

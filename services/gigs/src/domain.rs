@@ -2,11 +2,8 @@
 //! paused -> deleted), moderation, visibility and slugs. Pure: no IO and no proto types.
 //! `input.rs` parses requests into these types, `store.rs` persists them.
 
-use std::fmt;
-
-use gigmesh_types::UserId;
+use gigmesh_types::{Currency, GigId, Money, UserId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::GigsError;
 
@@ -68,40 +65,6 @@ pub const MAX_FAQ_ANSWER_CHARS: usize = 1000;
 pub const MAX_MODERATION_REASON_CHARS: usize = 500;
 /// Longest slug made from a title (before a collision suffix).
 pub const MAX_SLUG_BASE_CHARS: usize = 60;
-
-/// The id of a gig (UUIDv7, so ids sort by creation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GigId(Uuid);
-
-impl GigId {
-    /// A new, time-ordered id.
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// The underlying UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for GigId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl From<Uuid> for GigId {
-    fn from(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-}
-
-impl fmt::Display for GigId {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(formatter)
-    }
-}
 
 /// Where a gig is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -186,15 +149,6 @@ pub enum ModerationAction {
     Reject(String),
     /// Take it down, with a reason.
     Suspend(String),
-}
-
-/// An amount of money in minor units of an ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    /// Minor units, positive.
-    pub amount_minor: i64,
-    /// ISO 4217 code, upper case.
-    pub currency: String,
 }
 
 /// The tier of a package; tiers are ordered basic < standard < premium.
@@ -376,17 +330,12 @@ impl GigContent {
     }
 
     /// The currency of the gig's prices: that of its packages, else of its extras.
-    pub fn currency(&self) -> Option<&str> {
+    pub fn currency(&self) -> Option<Currency> {
         self.lists
             .packages
             .first()
-            .map(|package| package.price.currency.as_str())
-            .or_else(|| {
-                self.lists
-                    .extras
-                    .first()
-                    .map(|extra| extra.price.currency.as_str())
-            })
+            .map(|package| package.price.currency)
+            .or_else(|| self.lists.extras.first().map(|extra| extra.price.currency))
     }
 }
 
@@ -438,6 +387,24 @@ pub enum Viewer {
         /// Whether the user is an admin.
         admin: bool,
     },
+}
+
+/// How a request names the gig it wants to see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GigLookup {
+    /// By id.
+    Id(GigId),
+    /// By slug (lower case).
+    Slug(String),
+}
+
+/// A page request of a list: how many items at most, after which position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page<C> {
+    /// How many items at most.
+    pub size: u32,
+    /// Where the previous page ended; `None` for the first page.
+    pub after: Option<C>,
 }
 
 impl Gig {
@@ -720,10 +687,7 @@ mod tests {
                     tier: Tier::Basic,
                     name: "Starter".to_owned(),
                     description: String::new(),
-                    price: Money {
-                        amount_minor: 5_000,
-                        currency: "USD".to_owned(),
-                    },
+                    price: Money::new(5_000, Currency::USD),
                     delivery_days: 3,
                     revisions: 1,
                     features: Vec::new(),
@@ -887,6 +851,14 @@ mod tests {
             gig.ensure_owner(gig.seller_id),
             Err(GigsError::GigNotFound(_))
         ));
+    }
+
+    #[test]
+    fn stored_lists_read_and_write_as_before() {
+        let stored = r#"{"tags":[],"packages":[{"tier":"basic","name":"Starter","description":"","price":{"amount_minor":5000,"currency":"USD"},"delivery_days":3,"revisions":1,"features":[]}],"extras":[],"gallery":[],"requirements":[],"faq":[]}"#;
+        let lists: GigLists = serde_json::from_str(stored).expect("stored lists");
+        assert_eq!(lists.packages[0].price, Money::new(5_000, Currency::USD));
+        assert_eq!(serde_json::to_string(&lists).expect("encode"), stored);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Everything the gig service can fail with, and its one mapping to a gRPC status.
+//! Everything the gig service can refuse a request with, and its one mapping to a gRPC
+//! status.
 
 use gigmesh_db::DbError;
 use gigmesh_errors::ApiError;
@@ -6,7 +7,7 @@ use tonic::Status;
 
 use crate::domain::GigState;
 
-/// A failure of a gigs operation.
+/// Why a gigs request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GigsError {
     /// Invalid input (with field violations) or another shared API error.
@@ -40,25 +41,20 @@ pub enum GigsError {
         /// The missing fields.
         missing: Vec<&'static str>,
     },
-    /// The gig kept changing under a read-modify-write.
-    #[error("the gig was changed by another request at the same time; retry")]
-    ConcurrentChange,
-    /// The call carries no valid caller.
-    #[error("sign in first: this call needs an access token")]
-    Unauthenticated,
-    /// The database failed.
+    /// A database failure; a read-modify-write that kept losing the race is
+    /// [`DbError::ConcurrentChange`], which the caller may retry.
     #[error(transparent)]
-    Store(#[from] DbError),
+    Db(#[from] DbError),
     /// Anything else unexpected.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-impl From<GigsError> for Status {
+impl From<GigsError> for ApiError {
     fn from(error: GigsError) -> Self {
         let message = error.to_string();
-        let api_error = match error {
-            GigsError::Api(api_error) => api_error,
+        match error {
+            GigsError::Api(api) => api,
             GigsError::GigNotFound(_) => ApiError::NotFound(message),
             GigsError::NotOwner | GigsError::SellerRequired | GigsError::AdminRequired => {
                 ApiError::PermissionDenied(message)
@@ -66,13 +62,47 @@ impl From<GigsError> for Status {
             GigsError::WrongState { .. } | GigsError::Incomplete { .. } => {
                 ApiError::FailedPrecondition(message)
             }
-            // Aborted is the code AIP-193 gives to concurrency conflicts; the shared error set
-            // has no variant for it, so it is built here.
-            GigsError::ConcurrentChange => return Status::aborted(message),
-            GigsError::Unauthenticated => ApiError::Unauthenticated(message),
-            GigsError::Store(db_error) => ApiError::from(db_error),
+            GigsError::Db(db) => ApiError::from(db),
             GigsError::Internal(cause) => ApiError::Internal(cause),
-        };
-        api_error.into()
+        }
+    }
+}
+
+impl From<GigsError> for Status {
+    fn from(error: GigsError) -> Self {
+        Status::from(ApiError::from(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn a_lost_race_is_aborted_for_the_caller_to_retry() {
+        let status = Status::from(GigsError::from(DbError::ConcurrentChange));
+        assert_eq!(status.code(), Code::Aborted);
+        assert!(status.message().contains("retry"), "{status:?}");
+    }
+
+    #[test]
+    fn refusals_name_the_state_or_what_is_missing() {
+        let status = Status::from(GigsError::WrongState {
+            action: "pause",
+            state: GigState::Paused,
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "cannot pause a gig in state paused");
+        let status = Status::from(GigsError::Incomplete {
+            action: "cannot publish",
+            missing: vec!["description", "gallery (an image)"],
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(
+            status.message(),
+            "cannot publish: missing description, gallery (an image)"
+        );
     }
 }

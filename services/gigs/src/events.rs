@@ -8,10 +8,10 @@ use gigmesh_events::{Envelope, EventHandler, HandlerError, decode, enqueue};
 use gigmesh_proto::gigs::{GigChange, GigChanged};
 use gigmesh_proto::reviews::RatingsChanged;
 use gigmesh_proto::users::ProfileChanged;
-use gigmesh_types::{UserId, now_millis};
+use gigmesh_types::{GigId, UserId, now_millis};
 use uuid::Uuid;
 
-use crate::domain::{GigId, GigState, GigView, Rating, SellerSummary};
+use crate::domain::{GigState, GigView, Rating, SellerSummary};
 use crate::output::gig_to_proto;
 use crate::store;
 

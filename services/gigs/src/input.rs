@@ -7,14 +7,17 @@ use std::collections::HashSet;
 use gigmesh_errors::{ApiError, Violations};
 use gigmesh_grpc::Caller;
 use gigmesh_proto::gigs as proto;
-use gigmesh_types::{HttpsUrl, Lines, PageSize, PageToken, UserId, parse_text};
+use gigmesh_proto::gigs::get_gig_request::Gig as GigKey;
+use gigmesh_types::{
+    Currency, GigId, HttpsUrl, Lines, Money, PageSize, PageToken, UserId, parse_text,
+};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::currencies;
 use crate::domain::{
-    self, Extra, Faq, GalleryItem, GigContent, GigId, MediaKind, ModerationAction, Money, Package,
-    Requirement, RequirementKind, Tier, Viewer,
+    self, Extra, Faq, GalleryItem, GigContent, GigLookup, MediaKind, ModerationAction, Package,
+    Page, Requirement, RequirementKind, Tier, Viewer,
 };
 use crate::error::GigsError;
 use crate::taxonomy;
@@ -272,15 +275,51 @@ fn parse_update_mask(paths: &[String]) -> Result<Vec<&'static str>, ApiError> {
     Ok(fields)
 }
 
-/// A gig id field.
+/// A gig id field (surrounding whitespace ignored).
 pub fn parse_gig_id(field: &str, raw: &str) -> Result<GigId, ApiError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ApiError::invalid(field, "is required"));
+    GigId::parse(field, raw.trim())
+}
+
+/// The gig GetGig names, by id or by slug (trimmed, any letter case).
+pub fn parse_gig_lookup(key: Option<GigKey>) -> Result<GigLookup, ApiError> {
+    match key {
+        None => Err(ApiError::invalid("gig", "set either gig_id or slug")),
+        Some(GigKey::GigId(raw)) => parse_gig_id("gig_id", &raw).map(GigLookup::Id),
+        Some(GigKey::Slug(raw)) => {
+            let slug = raw.trim().to_lowercase();
+            if slug.is_empty() {
+                return Err(ApiError::invalid("slug", "is required"));
+            }
+            Ok(GigLookup::Slug(slug))
+        }
     }
-    Uuid::parse_str(raw)
-        .map(GigId::from)
-        .map_err(|_| ApiError::invalid(field, "must be a UUID"))
+}
+
+/// The seller and the page of ListSellerGigs.
+pub fn parse_seller_gigs_request(
+    request: &proto::ListSellerGigsRequest,
+) -> Result<(UserId, Page<GigId>), ApiError> {
+    let mut violations = Violations::new();
+    let seller_id = violations.check(parse_user_id("seller_id", &request.seller_id));
+    let page = violations.check(parse_gig_page(request.page_size, &request.page_token));
+    violations.finish()?;
+    seller_id.zip(page).ok_or_else(parsed_field_missing)
+}
+
+/// The gig and the decision of ModerateGig.
+pub fn parse_moderate_request(
+    request: &proto::ModerateGigRequest,
+) -> Result<(GigId, ModerationAction), ApiError> {
+    let mut violations = Violations::new();
+    let gig_id = violations.check(parse_gig_id("gig_id", &request.gig_id));
+    let action = violations.check(parse_moderation(request.action, &request.reason));
+    violations.finish()?;
+    gig_id.zip(action).ok_or_else(parsed_field_missing)
+}
+
+/// A field that parsed without a violation and still has no value: a bug, not bad input.
+fn parsed_field_missing() -> ApiError {
+    ApiError::internal(anyhow::anyhow!("a parsed request field is missing"))
 }
 
 /// A user id field.
@@ -336,35 +375,10 @@ struct SavedCursor {
     gig_id: String,
 }
 
-/// A page request: how many and after which position.
-#[derive(Debug, Clone, Copy)]
-pub struct Page<C> {
-    /// How many items at most.
-    pub size: u32,
-    /// Where the previous page ended; `None` for the first page.
-    pub after: Option<C>,
-}
-
 /// `page_size` and `page_token` of a list of gigs.
 pub fn parse_gig_page(page_size: i32, page_token: &str) -> Result<Page<GigId>, ApiError> {
-    let mut violations = Violations::new();
-    let size = violations.check(PageSize::parse(
-        "page_size",
-        page_size,
-        DEFAULT_PAGE_SIZE,
-        MAX_PAGE_SIZE,
-    ));
-    let after = violations
-        .check(PageToken::decode::<GigCursor>("page_token", page_token))
-        .flatten()
-        .and_then(|cursor| {
-            violations
-                .check(parse_gig_id("page_token", &cursor.after).map_err(|_| foreign_page_token()))
-        });
-    violations.finish()?;
-    Ok(Page {
-        size: size.unwrap_or(DEFAULT_PAGE_SIZE),
-        after,
+    parse_page(page_size, page_token, |cursor: GigCursor| {
+        cursor_gig_id(&cursor.after)
     })
 }
 
@@ -377,25 +391,8 @@ pub fn gig_page_token(last: GigId) -> String {
 
 /// `page_size` and `page_token` of the saved gigs.
 pub fn parse_saved_page(page_size: i32, page_token: &str) -> Result<Page<(i64, GigId)>, ApiError> {
-    let mut violations = Violations::new();
-    let size = violations.check(PageSize::parse(
-        "page_size",
-        page_size,
-        DEFAULT_PAGE_SIZE,
-        MAX_PAGE_SIZE,
-    ));
-    let after = violations
-        .check(PageToken::decode::<SavedCursor>("page_token", page_token))
-        .flatten()
-        .and_then(|cursor| {
-            violations
-                .check(parse_gig_id("page_token", &cursor.gig_id).map_err(|_| foreign_page_token()))
-                .map(|gig_id| (cursor.saved_at, gig_id))
-        });
-    violations.finish()?;
-    Ok(Page {
-        size: size.unwrap_or(DEFAULT_PAGE_SIZE),
-        after,
+    parse_page(page_size, page_token, |cursor: SavedCursor| {
+        Some((cursor.saved_at, cursor_gig_id(&cursor.gig_id)?))
     })
 }
 
@@ -405,6 +402,36 @@ pub fn saved_page_token(saved_at: i64, gig_id: GigId) -> String {
         saved_at,
         gig_id: gig_id.to_string(),
     })
+}
+
+/// `page_size` and `page_token` of a list whose tokens carry a `Cursor`; `position` reads
+/// the cursor, and a cursor it cannot read is a token from elsewhere.
+fn parse_page<Cursor: DeserializeOwned, Position>(
+    page_size: i32,
+    page_token: &str,
+    position: impl FnOnce(Cursor) -> Option<Position>,
+) -> Result<Page<Position>, ApiError> {
+    let mut violations = Violations::new();
+    let size = violations.check(PageSize::parse(
+        "page_size",
+        page_size,
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+    ));
+    let after = violations
+        .check(PageToken::decode::<Cursor>("page_token", page_token))
+        .flatten()
+        .and_then(|cursor| violations.check(position(cursor).ok_or_else(foreign_page_token)));
+    violations.finish()?;
+    Ok(Page {
+        size: size.unwrap_or(DEFAULT_PAGE_SIZE),
+        after,
+    })
+}
+
+/// The gig id a page cursor carries.
+fn cursor_gig_id(raw: &str) -> Option<GigId> {
+    parse_gig_id("page_token", raw).ok()
 }
 
 fn foreign_page_token() -> ApiError {
@@ -541,19 +568,10 @@ fn parse_money(
         );
         None
     };
-    let code = money.currency.trim().to_ascii_uppercase();
-    let currency = if currencies::is_currency_code(&code) {
-        Some(code)
-    } else {
-        violations.add(
-            format!("{field}.currency"),
-            format!(
-                "{:?} is not an ISO 4217 currency code such as \"USD\"",
-                money.currency
-            ),
-        );
-        None
-    };
+    let currency = violations.check(Currency::parse(
+        &format!("{field}.currency"),
+        &money.currency,
+    ));
     Some(Money {
         amount_minor: amount_minor?,
         currency: currency?,
@@ -927,10 +945,7 @@ mod tests {
         let extra = |id: &str, title: &str| Extra {
             id: id.to_owned(),
             title: title.to_owned(),
-            price: Money {
-                amount_minor: 100,
-                currency: "USD".to_owned(),
-            },
+            price: Money::new(100, Currency::USD),
             extra_days: 1,
         };
         let previous = [extra("a", "Fast delivery"), extra("b", "Source files")];

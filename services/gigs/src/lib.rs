@@ -10,7 +10,7 @@
 
 mod api;
 mod app;
-mod currencies;
+mod config;
 mod domain;
 mod error;
 mod events;
@@ -18,7 +18,9 @@ mod input;
 mod output;
 mod store;
 mod taxonomy;
+mod use_cases;
 
-pub use app::{App, Config, MIGRATIONS};
+pub use app::{App, MIGRATIONS};
+pub use config::Config;
 pub use events::CONSUMER_NAME;
 pub use taxonomy::{CATEGORIES, Category, Subcategory};

@@ -8,14 +8,15 @@
 //! save time and id), never by offset, so a page stays stable while gigs are added.
 
 use gigmesh_db::{DbError, Tx};
-use gigmesh_types::UserId;
-use sqlx::any::{AnyExecutor, AnyRow};
-use sqlx::{Error as SqlxError, Row};
+use gigmesh_types::{GigId, UserId};
+use sqlx::any::{AnyArguments, AnyExecutor, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Error as SqlxError, Row};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::domain::{
-    Gig, GigContent, GigId, GigLists, GigState, GigView, Moderation, Rating, SellerSummary,
+    Gig, GigContent, GigLists, GigState, GigView, Moderation, Rating, SellerSummary,
 };
 
 /// A gig with its seller summary, and the version it was read at.
@@ -55,31 +56,20 @@ const PUBLIC_CONDITION: &str = "g.state = 'active' AND g.moderation_state = 'app
 /// Inserts a new gig at version 1.
 #[instrument(skip_all, fields(gig_id = %gig.id))]
 pub async fn insert_gig(tx: &mut Tx, gig: &Gig) -> Result<(), DbError> {
-    let content = encode_lists(&gig.content.lists)?;
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO gigs (id, seller_id, slug, title, description, category_id, \
          subcategory_id, content, state, moderation_state, moderation_reason, rating, \
          rating_count, version, created_at, updated_at, published_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)",
     )
     .bind(gig.id.to_string())
-    .bind(gig.seller_id.to_string())
-    .bind(gig.slug.clone())
-    .bind(gig.content.title.clone())
-    .bind(gig.content.description.clone())
-    .bind(gig.content.category_id.clone())
-    .bind(gig.content.subcategory_id.clone())
-    .bind(content)
-    .bind(gig.state.as_str())
-    .bind(gig.moderation.as_str())
-    .bind(gig.moderation_reason.clone())
-    .bind(gig.rating.average)
-    .bind(gig.rating.count)
-    .bind(gig.created_at)
-    .bind(gig.updated_at)
-    .bind(gig.published_at)
-    .execute(&mut **tx)
-    .await?;
+    .bind(gig.seller_id.to_string());
+    bind_written_columns(query, gig)?
+        .bind(gig.created_at)
+        .bind(gig.updated_at)
+        .bind(gig.published_at)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -87,32 +77,43 @@ pub async fn insert_gig(tx: &mut Tx, gig: &Gig) -> Result<(), DbError> {
 /// version); returns whether it did.
 #[instrument(skip_all, fields(gig_id = %gig.id))]
 pub async fn update_gig(tx: &mut Tx, gig: &Gig, expected_version: i64) -> Result<bool, DbError> {
-    let content = encode_lists(&gig.content.lists)?;
-    let result = sqlx::query(
+    let query = sqlx::query(
         "UPDATE gigs SET slug = $1, title = $2, description = $3, category_id = $4, \
          subcategory_id = $5, content = $6, state = $7, moderation_state = $8, \
          moderation_reason = $9, rating = $10, rating_count = $11, updated_at = $12, \
          published_at = $13, version = version + 1 \
          WHERE id = $14 AND version = $15",
-    )
-    .bind(gig.slug.clone())
-    .bind(gig.content.title.clone())
-    .bind(gig.content.description.clone())
-    .bind(gig.content.category_id.clone())
-    .bind(gig.content.subcategory_id.clone())
-    .bind(content)
-    .bind(gig.state.as_str())
-    .bind(gig.moderation.as_str())
-    .bind(gig.moderation_reason.clone())
-    .bind(gig.rating.average)
-    .bind(gig.rating.count)
-    .bind(gig.updated_at)
-    .bind(gig.published_at)
-    .bind(gig.id.to_string())
-    .bind(expected_version)
-    .execute(&mut **tx)
-    .await?;
+    );
+    let result = bind_written_columns(query, gig)?
+        .bind(gig.updated_at)
+        .bind(gig.published_at)
+        .bind(gig.id.to_string())
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// `query` with the columns every write of a gig sets, bound in the order both
+/// [`insert_gig`] and [`update_gig`] list them: slug, title, description, category_id,
+/// subcategory_id, content, state, moderation_state, moderation_reason, rating,
+/// rating_count.
+fn bind_written_columns<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    gig: &Gig,
+) -> Result<Query<'q, Any, AnyArguments<'q>>, DbError> {
+    Ok(query
+        .bind(gig.slug.clone())
+        .bind(gig.content.title.clone())
+        .bind(gig.content.description.clone())
+        .bind(gig.content.category_id.clone())
+        .bind(gig.content.subcategory_id.clone())
+        .bind(encode_lists(&gig.content.lists)?)
+        .bind(gig.state.as_str())
+        .bind(gig.moderation.as_str())
+        .bind(gig.moderation_reason.clone())
+        .bind(gig.rating.average)
+        .bind(gig.rating.count))
 }
 
 /// Moves a gig to its next version without changing it otherwise (its seller summary or
@@ -291,28 +292,16 @@ pub async fn list_saved_gigs<'c>(
 #[instrument(skip_all, fields(user_id = %user_id))]
 pub async fn find_seller(tx: &mut Tx, user_id: UserId) -> Result<Option<SellerSummary>, DbError> {
     let row = sqlx::query(
-        "SELECT username, display_name, avatar_url, country, languages, rating, rating_count, \
-         suspended FROM sellers WHERE user_id = $1",
+        "SELECT username AS seller_username, display_name AS seller_display_name, \
+         avatar_url AS seller_avatar_url, country AS seller_country, \
+         languages AS seller_languages, rating AS seller_rating, \
+         rating_count AS seller_rating_count, suspended AS seller_suspended \
+         FROM sellers WHERE user_id = $1",
     )
     .bind(user_id.to_string())
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|row| {
-        let languages: String = row.try_get("languages")?;
-        Ok(SellerSummary {
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
-            avatar_url: row.try_get("avatar_url")?,
-            country: row.try_get("country")?,
-            languages: serde_json::from_str(&languages).map_err(decode_error)?,
-            rating: Rating {
-                average: row.try_get("rating")?,
-                count: row.try_get("rating_count")?,
-            },
-            suspended: gigmesh_db::get_bool(&row, "suspended")?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(seller_from_row).transpose()
 }
 
 /// Writes the seller summary of `user_id` (inserted or replaced whole).
@@ -383,25 +372,29 @@ fn stored_gig_from_row(row: &AnyRow) -> Result<StoredGig, DbError> {
     let seller_user_id: Option<String> = row.try_get("seller_user_id")?;
     let seller = match seller_user_id {
         None => None,
-        Some(_) => {
-            let languages: String = row.try_get("seller_languages")?;
-            Some(SellerSummary {
-                username: row.try_get("seller_username")?,
-                display_name: row.try_get("seller_display_name")?,
-                avatar_url: row.try_get("seller_avatar_url")?,
-                country: row.try_get("seller_country")?,
-                languages: serde_json::from_str(&languages).map_err(decode_error)?,
-                rating: Rating {
-                    average: row.try_get("seller_rating")?,
-                    count: row.try_get("seller_rating_count")?,
-                },
-                suspended: gigmesh_db::get_bool(row, "seller_suspended")?,
-            })
-        }
+        Some(_) => Some(seller_from_row(row)?),
     };
     Ok(StoredGig {
         view: GigView { gig, seller },
         version: row.try_get("version")?,
+    })
+}
+
+/// A seller summary from the `seller_`-prefixed columns of a row (a gig row joined with
+/// its seller, or a seller row read with those aliases).
+fn seller_from_row(row: &AnyRow) -> Result<SellerSummary, DbError> {
+    let languages: String = row.try_get("seller_languages")?;
+    Ok(SellerSummary {
+        username: row.try_get("seller_username")?,
+        display_name: row.try_get("seller_display_name")?,
+        avatar_url: row.try_get("seller_avatar_url")?,
+        country: row.try_get("seller_country")?,
+        languages: serde_json::from_str(&languages).map_err(decode_error)?,
+        rating: Rating {
+            average: row.try_get("seller_rating")?,
+            count: row.try_get("seller_rating_count")?,
+        },
+        suspended: gigmesh_db::get_bool(row, "seller_suspended")?,
     })
 }
 
