@@ -10,14 +10,17 @@ use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay};
 use gigmesh_proto::auth::Jwk;
 use gigmesh_proto::auth::auth_service_server::{AuthServiceServer, SERVICE_NAME};
 use gigmesh_runtime::{Description, Service, ServiceDeps};
-use gigmesh_types::now_millis;
+use gigmesh_types::{Email, now_millis};
 use tonic::service::Routes;
 
-use crate::api::{AuthApi, AuthCore};
+use crate::api::AuthApi;
 pub use crate::config::Config;
 use crate::credentials::PasswordHasher;
+use crate::domain::{Password, Username};
 use crate::events::{CONSUMER_NAME, UsersEventHandler};
+use crate::output::public_jwks;
 use crate::store;
+use crate::use_cases::AuthCore;
 
 /// The auth service's own tables (accounts, sessions, keys, log-in counters).
 pub static MIGRATIONS: Migrations = gigmesh_db::migrations!();
@@ -76,7 +79,7 @@ impl Service for App {
     /// Access tokens reaching this service are verified against its own key table, so the
     /// verifier in `deps` is not needed here.
     async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
-        crate::api::describe_metrics();
+        crate::counters::describe_metrics();
         let signing_key = load_or_create_signing_key(&deps.db).await?;
         let signer = TokenSigner::new(&signing_key)?;
         let hasher = PasswordHasher::new(&config.argon2).await?;
@@ -178,10 +181,15 @@ impl App {
         roles: &[Role],
         verified: bool,
     ) -> anyhow::Result<()> {
+        let context = || format!("cannot seed the account {username}");
+        let email = Email::parse("email", email).with_context(context)?;
+        let parsed_username = Username::parse("username", username).with_context(context)?;
+        let password =
+            Password::parse_new("password", password.to_owned()).with_context(context)?;
         self.core
-            .seed_account(email, username, password, roles, verified)
+            .seed_account(&email, &parsed_username, &password, roles, verified)
             .await
-            .with_context(|| format!("cannot seed the account {username}"))
+            .with_context(context)
     }
 }
 
@@ -214,6 +222,7 @@ struct StoreJwks {
 #[async_trait::async_trait]
 impl JwksSource for StoreJwks {
     async fn fetch(&self) -> anyhow::Result<Vec<Jwk>> {
-        self.core.jwks().await.map_err(anyhow::Error::new)
+        let keys = self.core.signing_keys().await?;
+        Ok(public_jwks(&keys))
     }
 }

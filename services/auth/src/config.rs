@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Lifetime of access tokens, seconds (default 900 = 15 minutes).
-    pub access_token_ttl_secs: u64,
+    pub access_token_ttl_seconds: u64,
     /// Lifetime of each refresh token, seconds (default 2 592 000 = 30 days). Every refresh
     /// issues a new one, so a session lives as long as it is used at least this often.
-    pub refresh_token_ttl_secs: u64,
+    pub refresh_token_ttl_seconds: u64,
     /// Lifetime of email-verification tokens, seconds (default 86 400 = 24 hours).
-    pub email_verification_ttl_secs: u64,
+    pub email_verification_ttl_seconds: u64,
     /// Lifetime of password-reset tokens, seconds (default 3 600 = 1 hour).
-    pub password_reset_ttl_secs: u64,
+    pub password_reset_ttl_seconds: u64,
     /// Cost of password hashing.
     pub argon2: Argon2Config,
     /// Throttling of failed log-ins.
@@ -27,10 +27,10 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            access_token_ttl_secs: 15 * 60,
-            refresh_token_ttl_secs: 30 * 24 * 60 * 60,
-            email_verification_ttl_secs: 24 * 60 * 60,
-            password_reset_ttl_secs: 60 * 60,
+            access_token_ttl_seconds: 15 * 60,
+            refresh_token_ttl_seconds: 30 * 24 * 60 * 60,
+            email_verification_ttl_seconds: 24 * 60 * 60,
+            password_reset_ttl_seconds: 60 * 60,
             argon2: Argon2Config::default(),
             throttle: ThrottleConfig::default(),
         }
@@ -68,7 +68,7 @@ impl Default for Argon2Config {
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
     /// Length of the counting window, seconds (default 900 = 15 minutes).
-    pub window_secs: u64,
+    pub window_seconds: u64,
     /// Failed log-ins allowed per account (or unknown log-in name) per window (default 5).
     /// A successful log-in resets the account's count.
     pub max_failures_per_account: u32,
@@ -79,118 +79,121 @@ pub struct ThrottleConfig {
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            window_secs: 15 * 60,
+            window_seconds: 15 * 60,
             max_failures_per_account: 5,
             max_failures_per_address: 20,
         }
     }
 }
 
-const MAX_TTL_SECS: u64 = 365 * 24 * 60 * 60;
+const MAX_TTL_SECONDS: u64 = 365 * 24 * 60 * 60;
 
 impl Config {
-    /// Every problem of the configuration as `(key, reason)`.
-    fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut problems = Vec::new();
-        if !(60..=24 * 60 * 60).contains(&self.access_token_ttl_secs) {
-            problems.push((
-                "access_token_ttl_secs",
-                "must be between 60 and 86400 seconds".to_owned(),
-            ));
-        }
-        if self.refresh_token_ttl_secs <= self.access_token_ttl_secs
-            || self.refresh_token_ttl_secs > MAX_TTL_SECS
-        {
-            problems.push((
-                "refresh_token_ttl_secs",
-                format!("must be longer than access_token_ttl_secs and at most {MAX_TTL_SECS}"),
-            ));
-        }
-        for (key, value) in [
-            (
-                "email_verification_ttl_secs",
-                self.email_verification_ttl_secs,
-            ),
-            ("password_reset_ttl_secs", self.password_reset_ttl_secs),
-        ] {
-            if !(1..=MAX_TTL_SECS).contains(&value) {
-                problems.push((key, format!("must be between 1 and {MAX_TTL_SECS} seconds")));
-            }
-        }
-        if !(1..=16).contains(&self.argon2.parallelism) {
-            problems.push(("argon2.parallelism", "must be between 1 and 16".to_owned()));
-        }
-        if !(1..=100).contains(&self.argon2.iterations) {
-            problems.push(("argon2.iterations", "must be between 1 and 100".to_owned()));
-        }
-        let min_memory = 8 * self.argon2.parallelism.max(1);
-        if self.argon2.memory_kib < min_memory || self.argon2.memory_kib > 4 * 1024 * 1024 {
-            problems.push((
-                "argon2.memory_kib",
-                format!("must be between {min_memory} (8 per lane) and 4194304 KiB"),
-            ));
-        }
-        if !(1..=MAX_TTL_SECS).contains(&self.throttle.window_secs) {
-            problems.push((
-                "throttle.window_secs",
-                format!("must be between 1 and {MAX_TTL_SECS} seconds"),
-            ));
-        }
-        if self.throttle.max_failures_per_account == 0 {
-            problems.push((
-                "throttle.max_failures_per_account",
-                "must be at least 1".to_owned(),
-            ));
-        }
-        if self.throttle.max_failures_per_address == 0 {
-            problems.push((
-                "throttle.max_failures_per_address",
-                "must be at least 1".to_owned(),
-            ));
-        }
-        problems
-    }
-
-    /// Checks the configuration as a whole; the error lists every problem. (The same checks
-    /// run through [`Validate`] when the configuration is loaded.)
-    pub fn ensure_valid(&self) -> anyhow::Result<()> {
-        let problems = self.problems();
-        if problems.is_empty() {
-            return Ok(());
-        }
-        let listed: Vec<String> = problems
-            .iter()
-            .map(|(key, reason)| format!("{key}: {reason}"))
-            .collect();
-        anyhow::bail!("invalid auth configuration: {}", listed.join("; "))
-    }
-
     /// Lifetime of access tokens.
     pub fn access_token_ttl(&self) -> Duration {
-        Duration::from_secs(self.access_token_ttl_secs)
+        Duration::from_secs(self.access_token_ttl_seconds)
     }
 
     /// Lifetime of refresh tokens.
     pub fn refresh_token_ttl(&self) -> Duration {
-        Duration::from_secs(self.refresh_token_ttl_secs)
+        Duration::from_secs(self.refresh_token_ttl_seconds)
     }
 
     /// Lifetime of email-verification tokens.
     pub fn email_verification_ttl(&self) -> Duration {
-        Duration::from_secs(self.email_verification_ttl_secs)
+        Duration::from_secs(self.email_verification_ttl_seconds)
     }
 
     /// Lifetime of password-reset tokens.
     pub fn password_reset_ttl(&self) -> Duration {
-        Duration::from_secs(self.password_reset_ttl_secs)
+        Duration::from_secs(self.password_reset_ttl_seconds)
+    }
+}
+
+impl ThrottleConfig {
+    /// Length of the counting window.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_seconds)
     }
 }
 
 impl Validate for Config {
     fn validate(&self, path: &str, problems: &mut Problems) {
-        for (key, reason) in self.problems() {
-            problems.add(path, key, reason);
+        if !(60..=24 * 60 * 60).contains(&self.access_token_ttl_seconds) {
+            problems.add(
+                path,
+                "access_token_ttl_seconds",
+                "must be between 60 and 86400 seconds",
+            );
         }
+        if self.refresh_token_ttl_seconds <= self.access_token_ttl_seconds
+            || self.refresh_token_ttl_seconds > MAX_TTL_SECONDS
+        {
+            problems.add(
+                path,
+                "refresh_token_ttl_seconds",
+                format!(
+                    "must be longer than access_token_ttl_seconds and at most {MAX_TTL_SECONDS}"
+                ),
+            );
+        }
+        for (key, value) in [
+            (
+                "email_verification_ttl_seconds",
+                self.email_verification_ttl_seconds,
+            ),
+            (
+                "password_reset_ttl_seconds",
+                self.password_reset_ttl_seconds,
+            ),
+        ] {
+            check_lifetime(path, key, value, problems);
+        }
+        if !(1..=16).contains(&self.argon2.parallelism) {
+            problems.add(path, "argon2.parallelism", "must be between 1 and 16");
+        }
+        if !(1..=100).contains(&self.argon2.iterations) {
+            problems.add(path, "argon2.iterations", "must be between 1 and 100");
+        }
+        let min_memory = 8 * self.argon2.parallelism.max(1);
+        if self.argon2.memory_kib < min_memory || self.argon2.memory_kib > 4 * 1024 * 1024 {
+            problems.add(
+                path,
+                "argon2.memory_kib",
+                format!("must be between {min_memory} (8 per lane) and 4194304 KiB"),
+            );
+        }
+        check_lifetime(
+            path,
+            "throttle.window_seconds",
+            self.throttle.window_seconds,
+            problems,
+        );
+        for (key, limit) in [
+            (
+                "throttle.max_failures_per_account",
+                self.throttle.max_failures_per_account,
+            ),
+            (
+                "throttle.max_failures_per_address",
+                self.throttle.max_failures_per_address,
+            ),
+        ] {
+            if limit == 0 {
+                problems.add(path, key, "must be at least 1");
+            }
+        }
+    }
+}
+
+/// A lifetime or window of `seconds` must last between a second and a year.
+fn check_lifetime(path: &str, key: &str, seconds: u64, problems: &mut Problems) {
+    if !(1..=MAX_TTL_SECONDS).contains(&seconds) {
+        problems.add(
+            path,
+            key,
+            format!("must be between 1 and {MAX_TTL_SECONDS} seconds"),
+        );
     }
 }
 
@@ -206,7 +209,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_follow_owasp() {
         let config = Config::default();
-        config.ensure_valid().unwrap();
+        gigmesh_config::check(&config, "auth.settings").unwrap();
         assert_eq!(config.argon2.memory_kib, 19_456);
         assert_eq!(config.argon2.iterations, 2);
         assert_eq!(config.argon2.parallelism, 1);
@@ -216,28 +219,30 @@ mod tests {
     #[test]
     fn every_problem_is_reported() {
         let config = Config {
-            access_token_ttl_secs: 0,
-            password_reset_ttl_secs: 0,
+            access_token_ttl_seconds: 0,
+            password_reset_ttl_seconds: 0,
             argon2: Argon2Config {
                 memory_kib: 1,
                 iterations: 0,
                 parallelism: 0,
             },
             throttle: ThrottleConfig {
-                window_secs: 0,
+                window_seconds: 0,
                 max_failures_per_account: 0,
                 max_failures_per_address: 0,
             },
             ..Config::default()
         };
-        let message = config.ensure_valid().unwrap_err().to_string();
+        let message = gigmesh_config::check(&config, "auth.settings")
+            .unwrap_err()
+            .to_string();
         for key in [
-            "access_token_ttl_secs",
-            "password_reset_ttl_secs",
+            "access_token_ttl_seconds",
+            "password_reset_ttl_seconds",
             "argon2.memory_kib",
             "argon2.iterations",
             "argon2.parallelism",
-            "throttle.window_secs",
+            "throttle.window_seconds",
             "throttle.max_failures_per_account",
             "throttle.max_failures_per_address",
         ] {

@@ -223,6 +223,14 @@ impl Account {
     }
 }
 
+/// `roles` as an account holds them: in [`Role::ALL`] order, each once.
+pub fn role_set(roles: impl IntoIterator<Item = Role>) -> Vec<Role> {
+    let mut roles: Vec<Role> = roles.into_iter().collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
 /// Decides whether an account whose password just checked out may get a session. The order
 /// matters: nothing about the account's state is told before the password is proven.
 pub fn admit_log_in(account: &Account) -> Result<(), AuthError> {
@@ -298,6 +306,65 @@ pub struct Session {
     pub create_time: i64,
     /// When it was last refreshed, unix millis.
     pub last_use_time: i64,
+}
+
+/// The account and the session an access token proves: who calls, from which session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallerSession {
+    /// The caller's account.
+    pub account_id: UserId,
+    /// The session the access token belongs to.
+    pub session_id: SessionId,
+}
+
+/// Where a log-in comes from: recorded on its session, and counted by throttling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOrigin {
+    /// The client's address, or a fixed placeholder when nobody tells it.
+    pub client_address: String,
+    /// The client's user agent.
+    pub user_agent: String,
+}
+
+/// The token pair a log-in or a refresh hands out. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedTokens {
+    /// The signed access JWT.
+    pub access_token: String,
+    /// When the access token expires, unix millis (whole seconds, as the token says).
+    pub access_token_expire_time: i64,
+    /// The opaque refresh token, in clear: only its digest is stored.
+    pub refresh_token: String,
+    /// When the refresh token expires, unix millis.
+    pub refresh_token_expire_time: i64,
+}
+
+impl fmt::Debug for IssuedTokens {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("IssuedTokens")
+            .field("access_token_expire_time", &self.access_token_expire_time)
+            .field("refresh_token_expire_time", &self.refresh_token_expire_time)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful log-in: the account and the tokens of its new session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// The account that logged in.
+    pub account: Account,
+    /// The tokens of the new session.
+    pub tokens: IssuedTokens,
+}
+
+/// One page of an account's live sessions, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPage {
+    /// The sessions of the page.
+    pub sessions: Vec<Session>,
+    /// The session the next page starts after; `None` on the last page.
+    pub next_after: Option<SessionId>,
 }
 
 /// What the store knows about a presented refresh token.
@@ -490,6 +557,15 @@ mod tests {
             state,
             create_time: 0,
         }
+    }
+
+    #[test]
+    fn role_sets_are_ordered_without_duplicates() {
+        assert_eq!(
+            role_set([Role::Admin, Role::Buyer, Role::Admin, Role::Seller]),
+            Role::ALL
+        );
+        assert!(role_set([]).is_empty());
     }
 
     #[test]

@@ -6,8 +6,7 @@ use std::time::Duration;
 use gigmesh_db::DbError;
 use gigmesh_errors::ApiError;
 use gigmesh_types::{SessionId, UserId};
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::Status;
 
 /// Why an auth request failed.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +101,11 @@ impl From<AuthError> for ApiError {
                 ApiError::PermissionDenied(message)
             }
             AuthError::CannotSuspendOwnAccount => ApiError::FailedPrecondition(message),
-            AuthError::TooManyFailedLogIns { .. } => ApiError::ResourceExhausted(message),
+            // The wait travels both in the message and as google.rpc.RetryInfo.
+            AuthError::TooManyFailedLogIns { retry_after } => ApiError::RetryLater {
+                message,
+                retry_after: Duration::from_secs(retry_seconds(retry_after)),
+            },
             AuthError::InvalidMailedToken { field } => ApiError::invalid(
                 field,
                 "is not valid: it is unknown, expired or already used; ask for a new one",
@@ -121,21 +124,15 @@ impl From<AuthError> for ApiError {
 
 impl From<AuthError> for Status {
     fn from(error: AuthError) -> Self {
-        if let AuthError::TooManyFailedLogIns { retry_after } = error {
-            // The retry hint travels both in the message and as google.rpc.RetryInfo.
-            let wait = Duration::from_secs(retry_seconds(retry_after));
-            return Status::with_error_details(
-                Code::ResourceExhausted,
-                error.to_string(),
-                ErrorDetails::with_retry_info(Some(wait)),
-            );
-        }
         Status::from(ApiError::from(error))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+
     use super::*;
 
     #[test]

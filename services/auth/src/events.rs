@@ -8,14 +8,15 @@ use gigmesh_db::{DbError, Tx};
 use gigmesh_events::{Envelope, EventHandler, HandlerError};
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::{
-    self as proto, AccountSuspended, AccountUnsuspended, EmailVerificationRequested, EmailVerified,
+    AccountSuspended, AccountUnsuspended, EmailVerificationRequested, EmailVerified,
     PasswordChanged, PasswordResetRequested, RolesChanged, UserRegistered,
 };
 use gigmesh_proto::users::SellerActivated;
 use gigmesh_types::{UserId, now_millis, timestamp_from_millis};
 use tracing::instrument;
 
-use crate::domain::Account;
+use crate::domain::{Account, role_set};
+use crate::output::roles_to_proto;
 use crate::store;
 
 /// The consumer (group) name of auth's inbox.
@@ -29,13 +30,6 @@ pub(crate) async fn emit<E: EventMessage>(
 ) -> Result<(), DbError> {
     gigmesh_events::enqueue(tx, &account_id.to_string(), event).await?;
     Ok(())
-}
-
-fn roles_to_proto(roles: &[Role]) -> Vec<i32> {
-    roles
-        .iter()
-        .map(|role| proto::Role::from(*role) as i32)
-        .collect()
 }
 
 /// An account was created.
@@ -141,10 +135,7 @@ impl UsersEventHandler {
             tracing::debug!("seller role already held");
             return Ok(());
         }
-        let mut roles = found.account.roles;
-        roles.push(Role::Seller);
-        roles.sort();
-        roles.dedup();
+        let roles = role_set(found.account.roles.into_iter().chain([Role::Seller]));
         emit(tx, account_id, &roles_changed(account_id, &roles)).await?;
         tracing::info!("seller role granted");
         Ok(())

@@ -9,15 +9,23 @@
 //! throttled per account and per client address with counters in the database. Everything
 //! other services need to know leaves through the outbox on topic `gigmesh.auth.v1`; the
 //! seller role is granted from `SellerActivated` on `gigmesh.users.v1`.
+//!
+//! `api.rs` is the gRPC edge: `input.rs` parses requests into domain values, the use cases
+//! in `use_cases/` run them against `store.rs` with the rules of `domain.rs`, and
+//! `output.rs` turns their answers into proto messages.
 
 mod api;
 mod app;
 mod config;
+mod counters;
 mod credentials;
 mod domain;
 mod error;
 mod events;
+mod input;
+mod output;
 mod store;
+mod use_cases;
 
 pub use app::{App, DEMO_ACCOUNTS, MIGRATIONS};
 pub use config::{Argon2Config, Config, ThrottleConfig};

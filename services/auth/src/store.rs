@@ -92,14 +92,62 @@ pub async fn insert_account(conn: &mut AnyConnection, new: &NewAccount<'_>) -> R
     Ok(())
 }
 
-/// Whether an account uses `email`.
-#[instrument(skip_all)]
-pub async fn email_is_taken(conn: &mut AnyConnection, email: &str) -> Result<bool, DbError> {
-    let row = sqlx::query("SELECT id FROM accounts WHERE email = $1")
-        .bind(email)
+/// A unique key accounts are looked up by.
+#[derive(Debug, Clone, Copy)]
+enum AccountKey {
+    Id,
+    Email,
+    UsernameKey,
+}
+
+impl AccountKey {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Email => "email",
+            Self::UsernameKey => "username_key",
+        }
+    }
+}
+
+/// Whether an account has `value` as its `key`.
+async fn account_exists(
+    conn: &mut AnyConnection,
+    key: AccountKey,
+    value: &str,
+) -> Result<bool, DbError> {
+    let query = format!("SELECT id FROM accounts WHERE {} = $1", key.column());
+    let row = sqlx::query(&query)
+        .bind(value)
         .fetch_optional(&mut *conn)
         .await?;
     Ok(row.is_some())
+}
+
+/// The account that has `value` as its `key`, with its roles and password hash.
+async fn find_account_by(
+    conn: &mut AnyConnection,
+    key: AccountKey,
+    value: &str,
+) -> Result<Option<AccountWithHash>, DbError> {
+    let query = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {} = $1",
+        key.column()
+    );
+    let row = sqlx::query(&query)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(account_from_row(conn, row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether an account uses `email`.
+#[instrument(skip_all)]
+pub async fn email_is_taken(conn: &mut AnyConnection, email: &str) -> Result<bool, DbError> {
+    account_exists(conn, AccountKey::Email, email).await
 }
 
 /// Whether an account uses `username` in any letter case.
@@ -108,11 +156,7 @@ pub async fn username_is_taken(
     conn: &mut AnyConnection,
     username: &Username,
 ) -> Result<bool, DbError> {
-    let row = sqlx::query("SELECT id FROM accounts WHERE username_key = $1")
-        .bind(username.key())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.is_some())
+    account_exists(conn, AccountKey::UsernameKey, &username.key()).await
 }
 
 async fn roles_of(conn: &mut AnyConnection, account_id: &str) -> Result<Vec<Role>, DbError> {
@@ -157,15 +201,7 @@ pub async fn find_account(
     conn: &mut AnyConnection,
     id: UserId,
 ) -> Result<Option<AccountWithHash>, DbError> {
-    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-    let row = sqlx::query(&query)
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(account_from_row(conn, row).await?)),
-        None => Ok(None),
-    }
+    find_account_by(conn, AccountKey::Id, &id.to_string()).await
 }
 
 /// The account with the normalised `email`.
@@ -174,15 +210,7 @@ pub async fn find_account_by_email(
     conn: &mut AnyConnection,
     email: &str,
 ) -> Result<Option<AccountWithHash>, DbError> {
-    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
-    let row = sqlx::query(&query)
-        .bind(email)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(account_from_row(conn, row).await?)),
-        None => Ok(None),
-    }
+    find_account_by(conn, AccountKey::Email, email).await
 }
 
 /// The account whose lower-cased username is `username_key`.
@@ -191,15 +219,7 @@ pub async fn find_account_by_username(
     conn: &mut AnyConnection,
     username_key: &str,
 ) -> Result<Option<AccountWithHash>, DbError> {
-    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username_key = $1");
-    let row = sqlx::query(&query)
-        .bind(username_key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(account_from_row(conn, row).await?)),
-        None => Ok(None),
-    }
+    find_account_by(conn, AccountKey::UsernameKey, username_key).await
 }
 
 /// Grants `role`; returns whether the account did not hold it before.

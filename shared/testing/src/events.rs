@@ -7,8 +7,9 @@ use gigmesh_events::{Envelope, OutgoingRecord, Relay, SharedBus, Subscription, n
 use gigmesh_proto::EventMessage;
 use prost::Message as _;
 
-/// How long reading the topic waits for one more record once the outbox is empty.
-const READ_WAIT: Duration = Duration::from_millis(300);
+/// How long reading the topic waits for one more record once the outbox is empty: the
+/// relay has already published everything, so this only needs to cover the bus's own hand-off.
+const READ_WAIT: Duration = Duration::from_millis(50);
 
 /// Reads what a service published on a topic: relay its outbox until it is empty, then
 /// take every record that reached the topic since the last read.

@@ -4,15 +4,13 @@ use gigmesh_proto::auth::{
     AccountState, EmailVerificationRequested, EmailVerified, GetMyAccountRequest,
     ResendVerificationEmailRequest, Role, SignUpRequest, UserRegistered, VerifyEmailRequest,
 };
-use gigmesh_testing::Backend;
+use gigmesh_testing::{Backend, signed_in, violated_fields};
 use gigmesh_types::now_millis;
 use tonic::Code;
 
-use crate::support::{
-    TestAuth, expect_code, on_both_backends, roles_of, signed_in, violated_fields,
-};
+use crate::support::{TestAuth, expect_code, roles_of};
 
-on_both_backends!(
+gigmesh_testing::on_sqlite_and_postgres!(
     sign_up_creates_an_unverified_buyer_and_mails_a_token,
     sign_up_reports_every_invalid_field,
     sign_up_refuses_taken_email_and_username,
@@ -257,7 +255,7 @@ async fn my_account_needs_a_valid_token(backend: Backend) {
 
     let mine = auth
         .client
-        .get_my_account(signed_in(GetMyAccountRequest {}, &tokens.access_token))
+        .get_my_account(signed_in(&tokens.access_token, GetMyAccountRequest {}))
         .await
         .expect("my account")
         .into_inner();
@@ -268,7 +266,7 @@ async fn my_account_needs_a_valid_token(backend: Backend) {
     let forged = format!("{}x", tokens.access_token);
     let forged = auth
         .client
-        .get_my_account(signed_in(GetMyAccountRequest {}, &forged))
+        .get_my_account(signed_in(&forged, GetMyAccountRequest {}))
         .await;
     expect_code(forged, Code::Unauthenticated);
 }

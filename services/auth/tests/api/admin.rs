@@ -4,12 +4,12 @@ use gigmesh_proto::auth::{
     AccountState, AccountSuspended, AccountUnsuspended, RefreshTokenRequest, SuspendAccountRequest,
     UnsuspendAccountRequest,
 };
-use gigmesh_testing::Backend;
+use gigmesh_testing::{Backend, signed_in, violated_fields};
 use tonic::Code;
 
-use crate::support::{TestAuth, expect_code, on_both_backends, signed_in, violated_fields};
+use crate::support::{TestAuth, expect_code};
 
-on_both_backends!(
+gigmesh_testing::on_sqlite_and_postgres!(
     a_suspended_account_cannot_log_in_or_refresh,
     suspending_needs_an_admin_and_a_reason,
 );
@@ -25,11 +25,11 @@ async fn a_suspended_account_cannot_log_in_or_refresh(backend: Backend) {
     let suspended = auth
         .client
         .suspend_account(signed_in(
+            &admin.access_token,
             SuspendAccountRequest {
                 account_id: account.id.clone(),
                 reason: "chargeback fraud".to_owned(),
             },
-            &admin.access_token,
         ))
         .await
         .expect("suspend")
@@ -62,10 +62,10 @@ async fn a_suspended_account_cannot_log_in_or_refresh(backend: Backend) {
     let unsuspended = auth
         .client
         .unsuspend_account(signed_in(
+            &admin.access_token,
             UnsuspendAccountRequest {
                 account_id: account.id.clone(),
             },
-            &admin.access_token,
         ))
         .await
         .expect("unsuspend")
@@ -96,11 +96,11 @@ async fn suspending_needs_an_admin_and_a_reason(backend: Backend) {
     let grace = auth.log_in("grace", "compiler-a-0").await;
     let suspend = |account_id: &str, reason: &str, token: &str| {
         signed_in(
+            token,
             SuspendAccountRequest {
                 account_id: account_id.to_owned(),
                 reason: reason.to_owned(),
             },
-            token,
         )
     };
 
@@ -115,10 +115,10 @@ async fn suspending_needs_an_admin_and_a_reason(backend: Backend) {
     let unsuspend_by_buyer = auth
         .client
         .unsuspend_account(signed_in(
+            &grace.access_token,
             UnsuspendAccountRequest {
                 account_id: ada.id.clone(),
             },
-            &grace.access_token,
         ))
         .await;
     expect_code(unsuspend_by_buyer, Code::PermissionDenied);

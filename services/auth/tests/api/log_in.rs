@@ -4,17 +4,14 @@ use std::time::Duration;
 
 use gigmesh_auth::{AUDIENCE, ISSUER};
 use gigmesh_proto::auth::{LogInRequest, Role};
-use gigmesh_testing::Backend;
+use gigmesh_testing::{Backend, violated_fields};
 use gigmesh_types::{millis_from_timestamp, now_millis};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{
-    ACCOUNT_LIMIT, ADDRESS_LIMIT, TestAuth, expect_code, on_both_backends, roles_of,
-    violated_fields,
-};
+use crate::support::{ACCOUNT_LIMIT, ADDRESS_LIMIT, TestAuth, expect_code, roles_of};
 
-on_both_backends!(
+gigmesh_testing::on_sqlite_and_postgres!(
     log_in_with_email_or_username_issues_a_token_pair,
     wrong_password_and_unknown_account_read_the_same,
     unverified_address_is_told_only_after_the_password,

@@ -7,15 +7,13 @@ use gigmesh_proto::auth::{
     ChangePasswordRequest, PasswordChanged, PasswordResetRequested, RefreshTokenRequest,
     RequestPasswordResetRequest, ResetPasswordRequest,
 };
-use gigmesh_testing::Backend;
+use gigmesh_testing::{Backend, signed_in, violated_fields};
 use gigmesh_types::{millis_from_timestamp, now_millis};
 use tonic::{Code, Status};
 
-use crate::support::{
-    TestAuth, expect_code, on_both_backends, signed_in, test_config, violated_fields,
-};
+use crate::support::{TestAuth, expect_code, test_config};
 
-on_both_backends!(
+gigmesh_testing::on_sqlite_and_postgres!(
     changing_the_password_revokes_the_other_sessions,
     changing_the_password_needs_the_current_one,
     a_reset_token_sets_a_new_password_once,
@@ -61,11 +59,11 @@ async fn changing_the_password_revokes_the_other_sessions(backend: Backend) {
 
     auth.client
         .change_password(signed_in(
+            &here.access_token,
             ChangePasswordRequest {
                 current_password: "analytical-engine".to_owned(),
                 new_password: "difference-engine".to_owned(),
             },
-            &here.access_token,
         ))
         .await
         .expect("change the password");
@@ -97,11 +95,11 @@ async fn changing_the_password_needs_the_current_one(backend: Backend) {
     let wrong = auth
         .client
         .change_password(signed_in(
+            &tokens.access_token,
             ChangePasswordRequest {
                 current_password: "not-my-password".to_owned(),
                 new_password: "difference-engine".to_owned(),
             },
-            &tokens.access_token,
         ))
         .await;
     assert_eq!(
@@ -111,11 +109,11 @@ async fn changing_the_password_needs_the_current_one(backend: Backend) {
     let too_short = auth
         .client
         .change_password(signed_in(
+            &tokens.access_token,
             ChangePasswordRequest {
                 current_password: String::new(),
                 new_password: "short".to_owned(),
             },
-            &tokens.access_token,
         ))
         .await;
     assert_eq!(
@@ -184,7 +182,7 @@ async fn a_reset_token_sets_a_new_password_once(backend: Backend) {
 
 async fn a_reset_token_expires(backend: Backend) {
     let config = Config {
-        password_reset_ttl_secs: 1,
+        password_reset_ttl_seconds: 1,
         ..test_config()
     };
     let mut auth = TestAuth::start_with(backend, config).await;

@@ -7,11 +7,11 @@ use gigmesh_proto::auth::{
     UserRegistered,
 };
 use gigmesh_proto::users::SellerActivated;
-use gigmesh_testing::Backend;
+use gigmesh_testing::{Backend, signed_in};
 
-use crate::support::{TestAuth, on_both_backends, roles_of, signed_in};
+use crate::support::{TestAuth, roles_of};
 
-on_both_backends!(
+gigmesh_testing::on_sqlite_and_postgres!(
     seller_activated_grants_the_seller_role_at_the_next_refresh,
     seeding_is_idempotent,
 );
@@ -77,7 +77,7 @@ async fn seller_activated_grants_the_seller_role_at_the_next_refresh(backend: Ba
     assert!(claims.has_role(AuthRole::Seller));
     let mine = auth
         .client
-        .get_my_account(signed_in(GetMyAccountRequest {}, &refreshed.access_token))
+        .get_my_account(signed_in(&refreshed.access_token, GetMyAccountRequest {}))
         .await
         .expect("my account")
         .into_inner();

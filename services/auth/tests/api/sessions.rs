@@ -1,17 +1,15 @@
 //! Refresh-token rotation and reuse, log-out, the session list, and the signing keys.
 
 use gigmesh_proto::auth::{
-    GetJwksRequest, GetMyAccountRequest, ListSessionsRequest, LogOutRequest, RefreshTokenRequest,
+    GetMyAccountRequest, ListSessionsRequest, LogOutRequest, RefreshTokenRequest,
     RevokeSessionRequest, Tokens,
 };
-use gigmesh_testing::Backend;
+use gigmesh_testing::{Backend, signed_in, violated_fields};
 use tonic::{Code, Status};
 
-use crate::support::{
-    TestAuth, expect_code, on_both_backends, signed_in, test_config, violated_fields,
-};
+use crate::support::{TestAuth, expect_code, test_config};
 
-on_both_backends!(
+gigmesh_testing::on_sqlite_and_postgres!(
     refresh_rotates_the_token_pair,
     reusing_a_spent_refresh_token_revokes_the_session,
     logging_out_ends_the_session,
@@ -89,7 +87,7 @@ async fn reusing_a_spent_refresh_token_revokes_the_session(backend: Backend) {
     );
     let account = auth
         .client
-        .get_my_account(signed_in(GetMyAccountRequest {}, &rotated.access_token))
+        .get_my_account(signed_in(&rotated.access_token, GetMyAccountRequest {}))
         .await;
     expect_code(account, Code::Unauthenticated);
     // Other sessions live on.
@@ -105,11 +103,11 @@ async fn logging_out_ends_the_session(backend: Backend) {
     let tokens = auth.log_in("ada", "analytical-engine").await;
 
     auth.client
-        .log_out(signed_in(LogOutRequest {}, &tokens.access_token))
+        .log_out(signed_in(&tokens.access_token, LogOutRequest {}))
         .await
         .expect("log out");
     auth.client
-        .log_out(signed_in(LogOutRequest {}, &tokens.access_token))
+        .log_out(signed_in(&tokens.access_token, LogOutRequest {}))
         .await
         .expect("logging out twice is fine");
 
@@ -121,8 +119,8 @@ async fn logging_out_ends_the_session(backend: Backend) {
     let sessions = auth
         .client
         .list_sessions(signed_in(
-            ListSessionsRequest::default(),
             &tokens.access_token,
+            ListSessionsRequest::default(),
         ))
         .await;
     expect_code(sessions, Code::Unauthenticated);
@@ -150,7 +148,7 @@ async fn sessions_are_listed_newest_first_in_pages(backend: Backend) {
     }
     let ended = auth.log_in("ada", "analytical-engine").await;
     auth.client
-        .log_out(signed_in(LogOutRequest {}, &ended.access_token))
+        .log_out(signed_in(&ended.access_token, LogOutRequest {}))
         .await
         .expect("log out");
     let current = last_tokens.expect("logged in");
@@ -158,11 +156,11 @@ async fn sessions_are_listed_newest_first_in_pages(backend: Backend) {
     let first_page = auth
         .client
         .list_sessions(signed_in(
+            &current.access_token,
             ListSessionsRequest {
                 page_size: 2,
                 page_token: String::new(),
             },
-            &current.access_token,
         ))
         .await
         .expect("first page")
@@ -172,11 +170,11 @@ async fn sessions_are_listed_newest_first_in_pages(backend: Backend) {
     let second_page = auth
         .client
         .list_sessions(signed_in(
+            &current.access_token,
             ListSessionsRequest {
                 page_size: 2,
                 page_token: first_page.next_page_token.clone(),
             },
-            &current.access_token,
         ))
         .await
         .expect("second page")
@@ -214,11 +212,11 @@ async fn sessions_are_listed_newest_first_in_pages(backend: Backend) {
     let bad_token = auth
         .client
         .list_sessions(signed_in(
+            &current.access_token,
             ListSessionsRequest {
                 page_size: -1,
                 page_token: "garbage!".to_owned(),
             },
-            &current.access_token,
         ))
         .await;
     let status = expect_code(bad_token, Code::InvalidArgument);
@@ -240,10 +238,10 @@ async fn only_own_sessions_can_be_revoked(backend: Backend) {
     let foreign = auth
         .client
         .revoke_session(signed_in(
+            &ada_laptop.access_token,
             RevokeSessionRequest {
                 session_id: grace_session.clone(),
             },
-            &ada_laptop.access_token,
         ))
         .await;
     let status = expect_code(foreign, Code::NotFound);
@@ -255,20 +253,20 @@ async fn only_own_sessions_can_be_revoked(backend: Backend) {
     let unknown = auth
         .client
         .revoke_session(signed_in(
+            &ada_laptop.access_token,
             RevokeSessionRequest {
                 session_id: uuid::Uuid::now_v7().to_string(),
             },
-            &ada_laptop.access_token,
         ))
         .await;
     expect_code(unknown, Code::NotFound);
     let malformed = auth
         .client
         .revoke_session(signed_in(
+            &ada_laptop.access_token,
             RevokeSessionRequest {
                 session_id: "nope".to_owned(),
             },
-            &ada_laptop.access_token,
         ))
         .await;
     assert_eq!(
@@ -278,10 +276,10 @@ async fn only_own_sessions_can_be_revoked(backend: Backend) {
 
     auth.client
         .revoke_session(signed_in(
+            &ada_laptop.access_token,
             RevokeSessionRequest {
                 session_id: phone_session.clone(),
             },
-            &ada_laptop.access_token,
         ))
         .await
         .expect("revoke own session");
@@ -299,13 +297,7 @@ async fn signing_keys_survive_a_restart(backend: Backend) {
     auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
         .await;
     let tokens = auth.log_in("ada", "analytical-engine").await;
-    let keys = auth
-        .client
-        .get_jwks(GetJwksRequest {})
-        .await
-        .expect("jwks")
-        .into_inner()
-        .keys;
+    let keys = auth.jwks().await;
     assert_eq!(keys.len(), 1);
     let key = &keys[0];
     assert_eq!((key.kty.as_str(), key.crv.as_str()), ("OKP", "Ed25519"));

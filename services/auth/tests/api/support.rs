@@ -6,43 +6,19 @@ use std::time::Duration;
 
 use gigmesh_auth::{Claims, Role, TokenVerifier};
 use gigmesh_auth_service::{App, Argon2Config, Config, ThrottleConfig};
-use gigmesh_events::{
-    Consumer, Envelope, OutgoingRecord, PollOutcome, Relay, SharedBus, Subscription,
-};
+use gigmesh_events::{Consumer, Envelope, PollOutcome, Relay};
 use gigmesh_proto::EventMessage;
-use gigmesh_proto::auth::TOPIC as AUTH_TOPIC;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
 use gigmesh_proto::auth::{
-    self as proto, EmailVerificationRequested, GetJwksRequest, LogInRequest, LogInResponse,
+    self as proto, EmailVerificationRequested, GetJwksRequest, Jwk, LogInRequest, LogInResponse,
     PasswordResetRequested, SignUpRequest, VerifyEmailRequest,
 };
-use gigmesh_proto::users::TOPIC as USERS_TOPIC;
-use gigmesh_runtime::{Service as _, ServiceDeps};
-use gigmesh_testing::{Backend, TestBus, TestDatabase, TestServer};
-use prost::Message as _;
+use gigmesh_runtime::Service as _;
+use gigmesh_testing::{
+    Backend, EmittedEvents, TestDeps, TestServer, publish_envelope, publish_event,
+};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
-use tonic_types::StatusExt as _;
-
-/// Runs `scenario` once on SQLite and once on PostgreSQL, as two tests named after it.
-macro_rules! on_both_backends {
-    ($($scenario:ident),+ $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$scenario(gigmesh_testing::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$scenario(gigmesh_testing::Backend::Postgres).await;
-                }
-            }
-        )+
-    };
-}
-pub(crate) use on_both_backends;
 
 /// Failed log-ins allowed per account in tests.
 pub const ACCOUNT_LIMIT: u32 = 3;
@@ -58,7 +34,7 @@ pub fn test_config() -> Config {
             parallelism: 1,
         },
         throttle: ThrottleConfig {
-            window_secs: 900,
+            window_seconds: 900,
             max_failures_per_account: ACCOUNT_LIMIT,
             max_failures_per_address: ADDRESS_LIMIT,
         },
@@ -70,14 +46,12 @@ pub fn test_config() -> Config {
 pub struct TestAuth {
     pub app: App,
     pub client: AuthServiceClient<Channel>,
-    pub database: TestDatabase,
-    bus: SharedBus,
+    deps: TestDeps,
     relay: Relay,
     consumer: Consumer,
-    published: Box<dyn Subscription>,
+    emitted: EmittedEvents,
     events: Vec<Envelope>,
     _server: TestServer,
-    _bus: TestBus,
 }
 
 impl TestAuth {
@@ -88,54 +62,34 @@ impl TestAuth {
 
     /// Starts the service with `config`.
     pub async fn start_with(backend: Backend, config: Config) -> Self {
-        let database = TestDatabase::new(backend).await;
-        let test_bus = TestBus::embedded().await;
-        let bus = test_bus.bus();
-        let app = build_app(&database, &bus, config).await;
+        let deps = TestDeps::new(backend).await;
+        let app = build_app(&deps, config).await;
         let server = TestServer::start(app.routes(), app.service_names()).await;
         let client = AuthServiceClient::new(server.channel().await);
         let relay = app.relay();
         let consumer = app.users_consumer().await.expect("users consumer");
-        let published = bus
-            .subscribe("auth-tests", &[AUTH_TOPIC])
-            .await
-            .expect("subscribe to the auth topic");
+        let emitted = EmittedEvents::observe(&deps.bus(), proto::TOPIC).await;
         Self {
             app,
             client,
-            database,
-            bus,
+            deps,
             relay,
             consumer,
-            published,
+            emitted,
             events: Vec::new(),
             _server: server,
-            _bus: test_bus,
         }
     }
 
     /// Another `App` on the same database and bus, as a restarted or second replica.
     pub async fn second_app(&self, config: Config) -> App {
-        build_app(&self.database, &self.bus, config).await
+        build_app(&self.deps, config).await
     }
 
     /// Relays the outbox and returns every event published on `gigmesh.auth.v1` so far.
     pub async fn published_events(&mut self) -> &[Envelope] {
-        while self.relay.run_once().await.expect("relay the outbox") > 0 {}
-        while let Some(record) = self
-            .published
-            .next(Duration::ZERO)
-            .await
-            .expect("read the auth topic")
-        {
-            self.published.commit(&record).await.expect("commit");
-            let envelope = Envelope::decode(record.payload.as_slice()).expect("an envelope");
-            assert_eq!(
-                record.key, envelope.aggregate_id,
-                "record key is the account id"
-            );
-            self.events.push(envelope);
-        }
+        let new_events = self.emitted.relay_and_read(&self.relay).await;
+        self.events.extend(new_events);
         &self.events
     }
 
@@ -178,30 +132,18 @@ impl TestAuth {
         user_id: &str,
         event: &E,
     ) -> (Envelope, PollOutcome) {
-        let envelope = Envelope {
-            event_id: uuid::Uuid::now_v7().to_string(),
-            event_type: E::EVENT_TYPE.to_owned(),
-            aggregate_id: user_id.to_owned(),
-            occur_time: None,
-            producer: "users".to_owned(),
-            trace_context: Default::default(),
-            payload: event.encode_to_vec(),
-        };
-        let outcome = self.redeliver(&envelope).await;
+        let envelope = publish_event(&self.deps.bus(), user_id, event).await;
+        let outcome = self.consume_one().await;
         (envelope, outcome)
     }
 
-    /// Publishes `envelope` (again) on `gigmesh.users.v1` and lets the consumer take a step.
+    /// Publishes `envelope` again on `gigmesh.users.v1` and lets the consumer take a step.
     pub async fn redeliver(&mut self, envelope: &Envelope) -> PollOutcome {
-        self.bus
-            .publish(OutgoingRecord {
-                topic: USERS_TOPIC.to_owned(),
-                key: envelope.aggregate_id.clone(),
-                payload: envelope.encode_to_vec(),
-                headers: Vec::new(),
-            })
-            .await
-            .expect("publish on the users topic");
+        publish_envelope(&self.deps.bus(), gigmesh_proto::users::TOPIC, envelope).await;
+        self.consume_one().await
+    }
+
+    async fn consume_one(&mut self) -> PollOutcome {
         self.consumer
             .poll_once(Duration::from_secs(5))
             .await
@@ -304,41 +246,29 @@ impl TestAuth {
         self.log_in("root", "admin-password-1").await
     }
 
-    /// Verifies an access token with the published keys.
-    pub async fn claims(&mut self, access_token: &str) -> Claims {
-        let keys = self
-            .client
+    /// The public keys GetJwks publishes.
+    pub async fn jwks(&mut self) -> Vec<Jwk> {
+        self.client
             .get_jwks(GetJwksRequest {})
             .await
             .expect("jwks")
             .into_inner()
-            .keys;
-        TokenVerifier::from_jwks(keys)
+            .keys
+    }
+
+    /// Verifies an access token with the published keys.
+    pub async fn claims(&mut self, access_token: &str) -> Claims {
+        TokenVerifier::from_jwks(self.jwks().await)
             .verify(access_token)
             .await
             .expect("a valid access token")
     }
 }
 
-async fn build_app(database: &TestDatabase, bus: &SharedBus, config: Config) -> App {
-    let deps = ServiceDeps::new(
-        database.db().clone(),
-        bus.clone(),
-        TokenVerifier::from_jwks(Vec::new()),
-    );
-    App::build(deps, config).await.expect("build the auth app")
-}
-
-/// `message` with `access_token` as its bearer token.
-pub fn signed_in<T>(message: T, access_token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {access_token}")
-            .parse()
-            .expect("header value"),
-    );
-    request
+async fn build_app(deps: &TestDeps, config: Config) -> App {
+    App::build(deps.service_deps(), config)
+        .await
+        .expect("build the auth app")
 }
 
 /// Asserts the code of a failed call and returns its status.
@@ -351,18 +281,6 @@ pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) ->
             status
         }
     }
-}
-
-/// The fields named by the `BadRequest` details of an `INVALID_ARGUMENT` status.
-pub fn violated_fields(status: &Status) -> Vec<String> {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let details = status.get_error_details();
-    let bad_request = details.bad_request().expect("BadRequest details");
-    bad_request
-        .field_violations
-        .iter()
-        .map(|violation| violation.field.clone())
-        .collect()
 }
 
 /// The roles of a proto account.

@@ -1,0 +1,138 @@
+//! Passwords: changing one's password (proven with the current one, throttled like log-ins)
+//! and resetting a forgotten one with a mailed single-use token. Either ends the account's
+//! other sessions.
+
+use gigmesh_db::DbError;
+use gigmesh_types::{Email, now_millis};
+use tracing::Span;
+
+use super::{AuthCore, spend_mailed_token};
+use crate::domain::{CallerSession, MailedTokenPurpose, Password, RevokeReason, ThrottleScope};
+use crate::error::AuthError;
+use crate::events;
+use crate::store;
+
+impl AuthCore {
+    /// Sets a new password once `current_password` checks out, and revokes every session of
+    /// the account but the caller's.
+    pub(crate) async fn change_password(
+        &self,
+        caller: CallerSession,
+        current_password: &Password,
+        new_password: &Password,
+    ) -> Result<(), AuthError> {
+        self.require_live_session(caller).await?;
+        let account_subject = caller.account_id.to_string();
+        let found = {
+            let mut conn = self.connection().await?;
+            self.ensure_not_throttled(&mut conn, ThrottleScope::Account, &account_subject)
+                .await?;
+            self.load_account(&mut conn, caller.account_id).await?
+        };
+        let matches = self
+            .hasher
+            .verify(current_password, Some(&found.password_hash))
+            .await?;
+        if !matches {
+            self.record_failed_attempt(&[(ThrottleScope::Account, &account_subject)])
+                .await?;
+            tracing::info!("password change refused: wrong current password");
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        let new_hash = self.hasher.hash(new_password).await?;
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        store::set_password_hash(&mut tx, caller.account_id, &new_hash, now).await?;
+        let revoked = store::revoke_sessions_of(
+            &mut tx,
+            caller.account_id,
+            Some(caller.session_id),
+            RevokeReason::PasswordChanged,
+            now,
+        )
+        .await?;
+        events::emit(
+            &mut tx,
+            caller.account_id,
+            &events::password_changed(&found.account),
+        )
+        .await?;
+        tx.commit().await.map_err(DbError::from)?;
+        tracing::info!(revoked_sessions = revoked, "password changed");
+        Ok(())
+    }
+
+    /// Mails a reset token when an active account has the address; answers the same either
+    /// way, so it tells nobody which addresses have accounts.
+    pub(crate) async fn request_password_reset(&self, email: &Email) -> Result<(), AuthError> {
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        let found = store::find_account_by_email(&mut tx, email.as_str()).await?;
+        let Some(found) = found.filter(|found| !found.account.is_suspended()) else {
+            tx.rollback().await.map_err(DbError::from)?;
+            tracing::debug!("no active account for the address");
+            return Ok(());
+        };
+        let account = found.account;
+        Span::current().record("user_id", tracing::field::display(account.id));
+        let mailed = self
+            .issue_mailed_token(
+                &mut tx,
+                account.id,
+                MailedTokenPurpose::ResetPassword,
+                self.config.password_reset_ttl(),
+                now,
+            )
+            .await?;
+        events::emit(
+            &mut tx,
+            account.id,
+            &events::password_reset_requested(&account, &mailed.token.token, mailed.expire_time),
+        )
+        .await?;
+        tx.commit().await.map_err(DbError::from)?;
+        tracing::info!("password reset mail requested");
+        Ok(())
+    }
+
+    /// Spends a reset token and sets a new password for its account; every session of the
+    /// account ends, and the mail proves the address.
+    pub(crate) async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_password: &Password,
+    ) -> Result<(), AuthError> {
+        // Refuse a bad token before paying for a hash; the transaction spends it atomically.
+        let usable = store::mailed_token_is_usable(
+            &mut *self.connection().await?,
+            token_hash,
+            MailedTokenPurpose::ResetPassword,
+            now_millis(),
+        )
+        .await?;
+        if !usable {
+            return Err(AuthError::InvalidMailedToken { field: "token" });
+        }
+        let new_hash = self.hasher.hash(new_password).await?;
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        let account_id =
+            spend_mailed_token(&mut tx, token_hash, MailedTokenPurpose::ResetPassword, now).await?;
+        Span::current().record("user_id", tracing::field::display(account_id));
+        store::set_password_hash(&mut tx, account_id, &new_hash, now).await?;
+        let revoked =
+            store::revoke_sessions_of(&mut tx, account_id, None, RevokeReason::PasswordReset, now)
+                .await?;
+        // The mail reached its owner: the address is proven, and the lock-out is over.
+        let newly_verified = store::mark_email_verified(&mut tx, account_id, now).await?;
+        store::clear_failures(&mut tx, ThrottleScope::Account, &account_id.to_string()).await?;
+        let account = self.load_account(&mut tx, account_id).await?.account;
+        if newly_verified {
+            events::emit(&mut tx, account_id, &events::email_verified(&account)).await?;
+        }
+        events::emit(&mut tx, account_id, &events::password_changed(&account)).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        tracing::info!(revoked_sessions = revoked, "password reset");
+        Ok(())
+    }
+}
