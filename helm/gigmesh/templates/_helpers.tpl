@@ -7,7 +7,8 @@ The chart name, overridable with nameOverride.
 
 {{/*
 The base of every resource name: fullnameOverride, else the release name when it already
-contains the chart name, else <release>-<chart>. Kept short enough for "-notifications".
+contains the chart name, else <release>-<chart>. Kept short enough for "-notifications";
+gigmesh.componentName refuses a longer component name that would not fit.
 */}}
 {{- define "gigmesh.fullname" -}}
 {{- if .Values.fullnameOverride }}
@@ -30,17 +31,52 @@ chart label value: name-version.
 {{- end }}
 
 {{/*
-The components the chart runs, in start order.
+The services (every component but the gateway): the names of .Values.services, sorted, space
+separated. Fails on an entry gigmesh could not run: a name that is not lowercase letters and
+digits or that is taken by the chart (gateway, migrate) or a shared configuration section,
+no port, or no upstream flag.
 */}}
-{{- define "gigmesh.components" -}}
-gateway auth users notifications gigs search
+{{- define "gigmesh.services" -}}
+{{- $names := list }}
+{{- range $name, $values := .Values.services }}
+{{- if not (regexMatch "^[a-z][a-z0-9]*$" $name) }}
+{{- fail (printf "services.%s: a service name is lowercase letters and digits, as in gigmesh's service list" $name) }}
+{{- end }}
+{{- if has $name (list "gateway" "migrate" "telemetry" "bus" "upstreams") }}
+{{- fail (printf "services.%s: %q is not a service name (the chart or gigmesh uses it)" $name $name) }}
+{{- end }}
+{{- if not (kindIs "map" $values) }}
+{{- fail (printf "services.%s must be a map of the service's values" $name) }}
+{{- end }}
+{{- if not (dig "port" "" $values) }}
+{{- fail (printf "services.%s.port is required" $name) }}
+{{- end }}
+{{- if not (kindIs "bool" (dig "upstream" "" $values)) }}
+{{- fail (printf "services.%s.upstream is required: true when other processes call it (it serves gRPC or issues tokens), false otherwise" $name) }}
+{{- end }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- sortAlpha $names | join " " }}
 {{- end }}
 
 {{/*
-The services (everything but the gateway).
+The services other processes call (services.<name>.upstream true), space separated.
 */}}
-{{- define "gigmesh.services" -}}
-auth users notifications gigs search
+{{- define "gigmesh.upstreamServices" -}}
+{{- $names := list }}
+{{- range $name := splitList " " (include "gigmesh.services" .) | compact }}
+{{- if (index $.Values.services $name).upstream }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- end }}
+{{- join " " $names }}
+{{- end }}
+
+{{/*
+The components the chart runs: the gateway, then the services.
+*/}}
+{{- define "gigmesh.components" -}}
+{{- concat (list "gateway") (splitList " " (include "gigmesh.services" .) | compact) | join " " }}
 {{- end }}
 
 {{/*
@@ -48,7 +84,11 @@ Name of a component's resources. Call with (list $ "auth").
 */}}
 {{- define "gigmesh.componentName" -}}
 {{- $root := index . 0 }}
-{{- printf "%s-%s" (include "gigmesh.fullname" $root) (index . 1) }}
+{{- $name := printf "%s-%s" (include "gigmesh.fullname" $root) (index . 1) }}
+{{- if gt (len $name) 63 }}
+{{- fail (printf "%s is longer than 63 characters: shorten fullnameOverride or the release name" $name) }}
+{{- end }}
+{{- $name }}
 {{- end }}
 
 {{/*
@@ -156,7 +196,7 @@ chart, the pods (search.settings.replica_id) or the Secret, and on a bad search 
 */}}
 {{- define "gigmesh.effectiveConfig" -}}
 {{- $config := deepCopy .Values.config }}
-{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- range $service := splitList " " (include "gigmesh.services" .) | compact }}
 {{- if hasKey (dig $service "database" dict $config) "url" }}
 {{- fail (printf "config.%s.database.url is a secret: set secrets.databaseUrls.%s, or the %s-database-url key of secrets.existingSecret" $service $service $service) }}
 {{- end }}
@@ -174,8 +214,11 @@ chart, the pods (search.settings.replica_id) or the Secret, and on a bad search 
 {{- if and (eq $indexKind "opensearch") (not (dig "search" "settings" "opensearch_url" "" $config)) }}
 {{- fail "config.search.settings.opensearch_url is required when config.search.settings.index_kind is opensearch" }}
 {{- end }}
-{{- $ownedKeys := list (list "bus" "kind") (list "gateway" "listen") (list "telemetry" "metrics_listen") (list "upstreams" "auth") (list "upstreams" "users") (list "upstreams" "gigs") (list "upstreams" "search") }}
-{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- $ownedKeys := list (list "bus" "kind") (list "gateway" "listen") (list "telemetry" "metrics_listen") }}
+{{- range $service := splitList " " (include "gigmesh.upstreamServices" .) | compact }}
+{{- $ownedKeys = append $ownedKeys (list "upstreams" $service) }}
+{{- end }}
+{{- range $service := splitList " " (include "gigmesh.services" .) | compact }}
 {{- $ownedKeys = append $ownedKeys (list $service "listen") }}
 {{- $ownedKeys = append $ownedKeys (list $service "metrics_listen") }}
 {{- end }}
@@ -186,25 +229,25 @@ chart, the pods (search.settings.replica_id) or the Secret, and on a bad search 
 {{- fail (printf "config.%s.%s is set by the chart (from the ports, Service names and the Kafka bus); remove it from config" $section $leaf) }}
 {{- end }}
 {{- end }}
-{{- $fullname := include "gigmesh.fullname" . }}
 {{- $metricsListen := printf "0.0.0.0:%s" (include "gigmesh.int" .Values.metrics.port) }}
 {{- $owned := dict
   "bus" (dict "kind" "kafka")
   "gateway" (dict "listen" (printf "0.0.0.0:%s" (include "gigmesh.int" .Values.gateway.port)))
   "telemetry" (dict "metrics_listen" $metricsListen)
-  "upstreams" (dict
-    "auth" (printf "http://%s-auth:%s" $fullname (include "gigmesh.int" .Values.auth.port))
-    "users" (printf "http://%s-users:%s" $fullname (include "gigmesh.int" .Values.users.port))
-    "gigs" (printf "http://%s-gigs:%s" $fullname (include "gigmesh.int" .Values.gigs.port))
-    "search" (printf "http://%s-search:%s" $fullname (include "gigmesh.int" .Values.search.port)))
+  "upstreams" dict
 }}
-{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- range $service := splitList " " (include "gigmesh.upstreamServices" .) | compact }}
+{{- $_ := set $owned.upstreams $service (printf "http://%s:%s" (include "gigmesh.componentName" (list $ $service)) (include "gigmesh.int" (index $.Values.services $service).port)) }}
+{{- end }}
+{{- range $service := splitList " " (include "gigmesh.services" .) | compact }}
 {{- $_ := set $owned $service (dict
-  "listen" (printf "0.0.0.0:%s" (include "gigmesh.int" (index $.Values $service).port))
+  "listen" (printf "0.0.0.0:%s" (include "gigmesh.int" (index $.Values.services $service).port))
   "metrics_listen" $metricsListen) }}
 {{- end }}
 {{- with include "gigmesh.mailDir" . }}
+{{- if hasKey $owned "notifications" }}
 {{- $_ := set $owned.notifications "settings" (dict "file_dir" .) }}
+{{- end }}
 {{- end }}
 {{- if eq $indexKind "opensearch" }}
 {{- $_ := unset (dig "search" "settings" dict $config) "index_dir" }}
@@ -252,10 +295,10 @@ the component "migrate" gets every database URL.
 {{- $secretName := index . 2 }}
 {{- $services := list $component }}
 {{- if eq $component "migrate" }}
-{{- $services = splitList " " (include "gigmesh.services" $root) }}
+{{- $services = splitList " " (include "gigmesh.services" $root) | compact }}
 {{- end }}
 {{- range $service := $services }}
-{{- if has $service (splitList " " (include "gigmesh.services" $root)) }}
+{{- if has $service (splitList " " (include "gigmesh.services" $root) | compact) }}
 - name: GIGMESH__{{ upper $service }}__DATABASE__URL
   valueFrom:
     secretKeyRef:
@@ -277,7 +320,7 @@ Fails when the chart-made Secret would lack a value the processes need.
 */}}
 {{- define "gigmesh.checkSecrets" -}}
 {{- if not .Values.secrets.existingSecret }}
-{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- range $service := splitList " " (include "gigmesh.services" .) | compact }}
 {{- if not (index $.Values.secrets.databaseUrls $service) }}
 {{- fail (printf "secrets.databaseUrls.%s is required (or set secrets.existingSecret)" $service) }}
 {{- end }}
@@ -292,7 +335,7 @@ Fails when the chart-made Secret would lack a value the processes need.
 The data of the chart-made Secret.
 */}}
 {{- define "gigmesh.secretData" -}}
-{{- range $service := splitList " " (include "gigmesh.services" .) }}
+{{- range $service := splitList " " (include "gigmesh.services" .) | compact }}
 {{ $service }}-database-url: {{ index $.Values.secrets.databaseUrls $service | quote }}
 {{- end }}
 {{- if .Values.secrets.smtpPassword }}
