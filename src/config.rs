@@ -250,3 +250,99 @@ pub enum Mode<'a> {
     /// Migrations of one service or of every one.
     Migrate(Option<&'a str>),
 }
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    fn load(variables: &[(&str, &str)]) -> Result<GigmeshConfig, ConfigError> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            for (name, value) in variables {
+                jail.set_env(name, value);
+            }
+            result = Some(GigmeshConfig::extract(&GigmeshConfig::figment(None)));
+            Ok(())
+        });
+        result.expect("the jail ran")
+    }
+
+    #[test]
+    fn every_service_of_the_list_has_a_section_and_callers_have_an_upstream() {
+        let config = load(&[]).expect("the defaults load");
+        let names: Vec<&str> = config
+            .services
+            .iter()
+            .map(|service| service.description().name)
+            .collect();
+        let listed: Vec<&str> = SERVICES
+            .iter()
+            .map(|entry| entry.description().name)
+            .collect();
+        assert_eq!(names, listed);
+        for entry in SERVICES {
+            let description = entry.description();
+            let section = config.service(description.name).expect("a section");
+            assert_eq!(
+                section.listen(),
+                format!("127.0.0.1:{}", description.default_port)
+            );
+            assert_eq!(
+                config.shared.upstreams.contains_key(description.name),
+                has_upstream(&description),
+                "{}",
+                description.name
+            );
+        }
+        assert_eq!(config.token_issuer_url(), Some("http://127.0.0.1:50051"));
+    }
+
+    #[test]
+    fn a_misspelt_section_is_refused_with_its_variable() {
+        let error = load(&[("GIGMESH__ORDRS__LISTEN", "127.0.0.1:1")])
+            .expect_err("unknown section")
+            .to_string();
+        assert!(error.contains("ordrs (GIGMESH__ORDRS)"), "{error}");
+    }
+
+    #[test]
+    fn dev_defaults_put_one_sqlite_file_per_service_under_the_data_dir() {
+        let config = load(&[("GIGMESH__DATA_DIR", "/tmp/gigmesh-dev")])
+            .expect("loads")
+            .with_dev_defaults();
+        for service in &config.services {
+            let name = service.description().name;
+            assert_eq!(
+                service.database().url,
+                format!("sqlite:///tmp/gigmesh-dev/{name}.db")
+            );
+        }
+        assert_eq!(
+            config.shared.bus.embedded_path,
+            PathBuf::from("/tmp/gigmesh-dev/bus.db")
+        );
+        config
+            .validate_for(Mode::Dev)
+            .expect("dev defaults are valid");
+    }
+
+    #[test]
+    fn the_gateway_needs_an_address_for_every_service_it_routes_to() {
+        let config = load(&[("GIGMESH__UPSTREAMS__SEARCH", "search:50055")]).expect("loads");
+        let error = config
+            .validate_for(Mode::Gateway)
+            .expect_err("not a URL")
+            .to_string();
+        assert!(error.contains("upstreams.search"), "{error}");
+        let error = load(&[("GIGMESH__USERS__DATABASE__MAX_CONNECTIONS", "many")])
+            .expect_err("not a number")
+            .to_string();
+        assert!(
+            error.contains(
+                "users.database.max_connections (GIGMESH__USERS__DATABASE__MAX_CONNECTIONS)"
+            ),
+            "{error}"
+        );
+    }
+}

@@ -467,7 +467,7 @@ fn push_conditions(
     if let Some(price) = &filters.price {
         builder
             .push(" AND currency = ")
-            .push_bind(price.currency.clone());
+            .push_bind(price.currency.code());
         if let Some(min) = price.min_minor {
             builder.push(" AND starting_price_minor >= ").push_bind(min);
         }
@@ -578,7 +578,7 @@ async fn pg_search(pool: &PgPool, query: &SearchQuery) -> anyhow::Result<Answer>
         push_in_category(&mut facets);
         facets
             .push(" AND currency = ")
-            .push_bind(query.facet_currency.clone());
+            .push_bind(query.facet_currency.code());
         if let Some(from) = index.checked_sub(1).map(|previous| PRICE_BOUNDS[previous]) {
             facets.push(" AND starting_price_minor >= ").push_bind(from);
         }

@@ -2,7 +2,7 @@
 //! random generator, so every run (and both engines) sees the same documents and queries.
 
 use gigmesh_gigs::CATEGORIES;
-use gigmesh_search::{Filters, GigDocument, PriceRange, SearchQuery, Sort};
+use gigmesh_search::{Currency, Filters, GigDocument, PriceRange, SearchQuery, Sort};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{Rng as _, SeedableRng as _};
@@ -13,7 +13,7 @@ const CORPUS_SEED: u64 = 0x6967_6d65_7368;
 /// Seed of the query mix.
 const QUERY_SEED: u64 = 0x7365_6172_6368;
 /// The currency of every generated gig, and of the price filter and facet.
-pub const CURRENCY: &str = "USD";
+pub const CURRENCY: Currency = Currency::USD;
 /// Hits per search, as the search page asks for.
 pub const PAGE_SIZE: usize = 20;
 
@@ -241,7 +241,7 @@ pub fn documents(count: usize) -> Vec<GigDocument> {
                 subcategory_id: area.subcategory_id.to_owned(),
                 tags,
                 starting_price_minor: dollars * 100,
-                currency: CURRENCY.to_owned(),
+                currency: CURRENCY.code().to_owned(),
                 delivery_days,
                 rating: rating.clamp(0.0, 5.0),
                 rating_count: if rated { rng.gen_range(1..=2_000) } else { 0 },
@@ -345,7 +345,7 @@ pub fn queries(count: usize) -> Vec<BenchQuery> {
                 let low = [0_i64, 1_000, 2_500, 5_000][rng.gen_range(0..4)];
                 let high = low + [2_500_i64, 5_000, 10_000, 50_000][rng.gen_range(0..4)];
                 PriceRange {
-                    currency: CURRENCY.to_owned(),
+                    currency: CURRENCY,
                     min_minor: (low > 0).then_some(low),
                     max_minor: Some(high),
                 }
@@ -378,7 +378,7 @@ pub fn queries(count: usize) -> Vec<BenchQuery> {
                 query: SearchQuery {
                     text,
                     filters,
-                    facet_currency: CURRENCY.to_owned(),
+                    facet_currency: CURRENCY,
                     sort,
                     limit: PAGE_SIZE,
                     after: None,

@@ -1,133 +1,23 @@
-//! Configuration and assembly of the search service.
+//! Assembly of the search service: the index adapter its settings name, the gRPC routes
+//! over it, and the consumer of the gigs service's events that keeps it in line.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use gigmesh_config::{Problems, Validate};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
 use gigmesh_proto::search::search_service_server::{SERVICE_NAME, SearchServiceServer};
 use gigmesh_runtime::{Description, Service, ServiceDeps};
-use serde::{Deserialize, Serialize};
 use tonic::service::Routes;
 
 use crate::api::SearchApi;
-use crate::events::{CONSUMER_NAME_PREFIX, GigEventsHandler, document_from_stored};
+use crate::config::{Config, IndexKind};
+use crate::events::GigEventsHandler;
 use crate::index::{OpenSearchIndex, SearchIndex, TantivyIndex};
-use crate::store;
+use crate::sync;
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
-
-/// Which [`SearchIndex`] adapter the service answers from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IndexKind {
-    /// An embedded tantivy index per replica (`index_dir`).
-    Tantivy,
-    /// One OpenSearch index shared by every replica (`opensearch_url`, `opensearch_index`).
-    Opensearch,
-}
-
-/// Settings of the search service.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The index adapter: `"tantivy"` (default) or `"opensearch"`.
-    pub index_kind: IndexKind,
-    /// Directory of the tantivy index; empty keeps the index in memory (tests), rebuilt from
-    /// the database at every start. Unused with OpenSearch.
-    pub index_dir: String,
-    /// Base URL of the OpenSearch cluster (`http://` or `https://`), required with
-    /// `index_kind = "opensearch"`.
-    pub opensearch_url: String,
-    /// Name of the OpenSearch index: lower case, at most 255 bytes, none of
-    /// `\ / * ? " < > | , #`, spaces or `:`, not starting with `-`, `_` or `+`.
-    pub opensearch_index: String,
-    /// Name of this replica, unique among the search replicas: each replica keeps its own
-    /// index and reads every gig event itself, in consumer group
-    /// `search.gigs-events.<replica_id>`. Letters, digits, `-`, `_` and `.`.
-    pub replica_id: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            index_kind: IndexKind::Tantivy,
-            index_dir: String::new(),
-            opensearch_url: String::new(),
-            opensearch_index: "gigmesh-gigs".to_owned(),
-            replica_id: "local".to_owned(),
-        }
-    }
-}
-
-impl Validate for Config {
-    fn validate(&self, path: &str, problems: &mut Problems) {
-        let replica_id_ok = !self.replica_id.is_empty()
-            && self.replica_id.len() <= 100
-            && self
-                .replica_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !replica_id_ok {
-            problems.add(
-                path,
-                "replica_id",
-                "must be 1 to 100 letters, digits, '-', '_' or '.'",
-            );
-        }
-        if self.index_kind == IndexKind::Opensearch {
-            let url_ok = url::Url::parse(&self.opensearch_url).is_ok_and(|url| {
-                matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
-            });
-            if !url_ok {
-                problems.add(
-                    path,
-                    "opensearch_url",
-                    "must be an http:// or https:// URL with a host",
-                );
-            }
-        }
-        if !valid_opensearch_index(&self.opensearch_index) {
-            problems.add(
-                path,
-                "opensearch_index",
-                "must be 1 to 255 bytes of lower case, not starting with '-', '_' or '+', \
-                 without spaces or any of \\ / * ? \" < > | , # :",
-            );
-        }
-    }
-}
-
-/// Whether `name` is a valid OpenSearch index name.
-fn valid_opensearch_index(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name != "."
-        && name != ".."
-        && !name.starts_with(['-', '_', '+'])
-        && !name.chars().any(|c| {
-            c.is_uppercase()
-                || c.is_whitespace()
-                || matches!(
-                    c,
-                    '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':'
-                )
-        })
-}
-
-impl Config {
-    /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
-    pub fn check(&self) -> anyhow::Result<()> {
-        Ok(gigmesh_config::check(self, "search.settings")?)
-    }
-
-    /// Consumer group (and inbox name) of this replica on `gigmesh.gigs.v1`.
-    pub fn consumer_name(&self) -> String {
-        format!("{CONSUMER_NAME_PREFIX}{}", self.replica_id)
-    }
-}
 
 /// The search service, built from its ports.
 #[derive(Clone)]
@@ -234,86 +124,6 @@ impl App {
     /// a gig event applied meanwhile commits early, so a search may then briefly see a
     /// partial index.
     pub async fn rebuild_index(&self) -> anyhow::Result<u64> {
-        self.index.clear().await?;
-        let mut indexed = 0_u64;
-        let mut after = String::new();
-        loop {
-            let batch = store::visible_snapshots_after(self.deps.db.pool(), &after).await?;
-            let Some((last_gig_id, _)) = batch.last() else {
-                break;
-            };
-            after = last_gig_id.clone();
-            for (gig_id, snapshot) in &batch {
-                let gig_id = uuid::Uuid::parse_str(gig_id)
-                    .with_context(|| format!("stored gig id {gig_id:?}"))?;
-                if let Some(document) = document_from_stored(gig_id, snapshot)? {
-                    self.index.upsert(document).await?;
-                    indexed += 1;
-                }
-            }
-        }
-        self.index.commit().await?;
-        Ok(indexed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_defaults_are_valid_and_bad_values_are_not() {
-        assert!(Config::default().check().is_ok());
-        assert_eq!(
-            Config::default().consumer_name(),
-            "search.gigs-events.local"
-        );
-        for replica_id in ["", "a b", "ä"] {
-            let config = Config {
-                replica_id: replica_id.to_owned(),
-                ..Config::default()
-            };
-            assert!(config.check().is_err(), "{replica_id:?}");
-        }
-    }
-
-    #[test]
-    fn the_opensearch_index_needs_a_url_and_a_valid_index_name() {
-        assert_eq!(Config::default().opensearch_index, "gigmesh-gigs");
-        let opensearch = |url: &str, index: &str| Config {
-            index_kind: IndexKind::Opensearch,
-            opensearch_url: url.to_owned(),
-            opensearch_index: index.to_owned(),
-            ..Config::default()
-        };
-        assert!(
-            opensearch("http://opensearch:9200", "gigmesh-gigs")
-                .check()
-                .is_ok()
-        );
-        assert!(
-            opensearch("https://search.internal", "gigs.v2")
-                .check()
-                .is_ok()
-        );
-        for url in ["", "opensearch:9200", "ftp://opensearch", "http://"] {
-            assert!(opensearch(url, "gigmesh-gigs").check().is_err(), "{url:?}");
-        }
-        for index in ["", "Gigs", "_gigs", "-gigs", "gi gs", "gigs/1", "a:b", ".."] {
-            assert!(
-                opensearch("http://opensearch:9200", index).check().is_err(),
-                "{index:?}"
-            );
-        }
-        let parsed: Config = serde_json::from_value(serde_json::json!({
-            "index_kind": "opensearch",
-            "opensearch_url": "http://localhost:9200"
-        }))
-        .unwrap();
-        assert_eq!(parsed.index_kind, IndexKind::Opensearch);
-        assert_eq!(parsed.opensearch_index, "gigmesh-gigs");
-        assert!(
-            serde_json::from_value::<Config>(serde_json::json!({ "index_kind": "solr" })).is_err()
-        );
+        Ok(sync::rebuild_index(&self.deps.db, self.index.as_ref()).await?)
     }
 }

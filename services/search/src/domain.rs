@@ -1,7 +1,7 @@
-//! What search knows about a gig and what a search asks for: plain values, no IO.
+//! What search knows about a gig and what a search asks for: plain values and the pure
+//! rules over them (the order a sort means, typo distance, facet buckets); no IO, no proto.
 
-use gigmesh_proto::gigs::{Gig, GigState, ModerationState, PackageTier};
-use gigmesh_types::millis_from_timestamp;
+use gigmesh_types::Currency;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -60,103 +60,6 @@ pub struct GigDocument {
     pub publish_time_millis: i64,
 }
 
-/// Why a snapshot cannot be read; retrying will not help.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// The event carries no gig.
-    #[error("the snapshot carries no gig")]
-    MissingGig,
-    /// The gig id is not a UUID.
-    #[error("the gig id {0:?} is not a UUID")]
-    InvalidGigId(String),
-    /// A visible gig without any package has no starting price.
-    #[error("the visible gig {0} has no package")]
-    NoPackage(Uuid),
-}
-
-/// Whether buyers may find the gig: active and approved.
-pub fn is_visible(gig: &Gig) -> bool {
-    gig.state == GigState::Active as i32 && gig.moderation_state == ModerationState::Approved as i32
-}
-
-/// Parses the id of a snapshot's gig.
-pub fn parse_gig_id(raw: &str) -> Result<Uuid, SnapshotError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| SnapshotError::InvalidGigId(raw.to_owned()))
-}
-
-/// The document to index for a gig snapshot, or `None` when the gig must not be found.
-pub fn document_from_snapshot(gig: &Gig) -> Result<Option<GigDocument>, SnapshotError> {
-    let gig_id = parse_gig_id(&gig.id)?;
-    if !is_visible(gig) {
-        return Ok(None);
-    }
-    // The basic package gives the starting price; a snapshot without one (which gigs never
-    // publishes) falls back to its cheapest package.
-    let basic = gig
-        .packages
-        .iter()
-        .find(|package| package.tier == PackageTier::Basic as i32)
-        .or_else(|| {
-            gig.packages
-                .iter()
-                .min_by_key(|package| package.price.as_ref().map_or(i64::MAX, |p| p.amount_minor))
-        })
-        .ok_or(SnapshotError::NoPackage(gig_id))?;
-    let price = basic.price.clone().unwrap_or_default();
-    let seller = gig.seller.clone().unwrap_or_default();
-    let cover_url = gig
-        .gallery
-        .iter()
-        .find(|item| item.cover)
-        .or_else(|| gig.gallery.first())
-        .map(|item| item.url.clone())
-        .unwrap_or_default();
-    let seller_name = if seller.display_name.trim().is_empty() {
-        seller.username.clone()
-    } else {
-        seller.display_name.clone()
-    };
-    let publish_time_millis = gig
-        .publish_time
-        .as_ref()
-        .or(gig.create_time.as_ref())
-        .map(millis_from_timestamp)
-        .unwrap_or_default();
-    Ok(Some(GigDocument {
-        gig_id,
-        slug: gig.slug.clone(),
-        title: gig.title.clone(),
-        description: gig.description.clone(),
-        category_id: gig.category_id.clone(),
-        subcategory_id: gig.subcategory_id.clone(),
-        tags: gig.tags.clone(),
-        starting_price_minor: price.amount_minor,
-        currency: price.currency.trim().to_ascii_uppercase(),
-        delivery_days: u32::try_from(basic.delivery_days).unwrap_or_default(),
-        rating: if gig.rating.is_finite() {
-            gig.rating.clamp(0.0, MAX_RATING)
-        } else {
-            0.0
-        },
-        rating_count: gig.rating_count.max(0),
-        cover_url,
-        seller_id: if seller.user_id.is_empty() {
-            gig.seller_id.clone()
-        } else {
-            seller.user_id.clone()
-        },
-        seller_name,
-        seller_country: seller.country.trim().to_ascii_uppercase(),
-        seller_languages: seller
-            .languages
-            .iter()
-            .map(|language| language.trim().to_ascii_lowercase())
-            .filter(|language| !language.is_empty())
-            .collect(),
-        publish_time_millis,
-    }))
-}
-
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Sort {
@@ -172,11 +75,54 @@ pub enum Sort {
     Newest,
 }
 
+/// What hits are ordered by once it is known whether the keywords rank: relevance without
+/// ranking keywords lists the newest first. Ties are broken by gig id ascending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Best keyword match first.
+    Score,
+    /// Most recently published first.
+    Newest,
+    /// Cheapest starting price first.
+    PriceAscending,
+    /// Most expensive starting price first.
+    PriceDescending,
+    /// Best rated first.
+    Rating,
+}
+
+impl Order {
+    /// The order of a search sorted by `sort` whose keywords rank (`has_words`) or not.
+    pub fn of(sort: Sort, has_words: bool) -> Self {
+        match sort {
+            Sort::Relevance if has_words => Order::Score,
+            Sort::Relevance | Sort::Newest => Order::Newest,
+            Sort::PriceAscending => Order::PriceAscending,
+            Sort::PriceDescending => Order::PriceDescending,
+            Sort::Rating => Order::Rating,
+        }
+    }
+
+    /// Whether `value` is of the kind this order sorts by, as the cursors of its hits are.
+    pub fn sorts_by(self, value: SortValue) -> bool {
+        matches!(
+            (self, value),
+            (Order::Score, SortValue::Score(_))
+                | (Order::Newest, SortValue::PublishTime(_))
+                | (
+                    Order::PriceAscending | Order::PriceDescending,
+                    SortValue::Price(_)
+                )
+                | (Order::Rating, SortValue::Rating(_))
+        )
+    }
+}
+
 /// A starting-price range in one currency, in minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PriceRange {
-    /// ISO 4217 code; only gigs in this currency match.
-    pub currency: String,
+    /// Only gigs in this currency match.
+    pub currency: Currency,
     /// Inclusive lower bound.
     pub min_minor: Option<i64>,
     /// Inclusive upper bound.
@@ -232,7 +178,7 @@ pub struct SearchQuery {
     /// Conditions on the results.
     pub filters: Filters,
     /// Currency whose prices the price facet counts.
-    pub facet_currency: String,
+    pub facet_currency: Currency,
     /// Order.
     pub sort: Sort,
     /// How many hits to return.
@@ -336,7 +282,8 @@ pub fn edit_distance(left: &str, right: &str) -> usize {
     table[left.len() * columns + right.len()]
 }
 
-/// Range buckets from exclusive upper `bounds`, with `count(from, to)` filling each.
+/// Range buckets from exclusive upper `bounds`, holding `counts` in bucket order (a missing
+/// count is 0).
 pub fn range_buckets(bounds: &[i64], counts: &[u64]) -> Vec<RangeCount> {
     (0..=bounds.len())
         .map(|index| RangeCount {
@@ -358,68 +305,19 @@ pub fn bucket_of(bounds: &[i64], value: i64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gigmesh_proto::gigs::{Package, SellerSummary};
-    use gigmesh_proto::types::Money;
-
-    fn gig(state: GigState, moderation: ModerationState) -> Gig {
-        Gig {
-            id: Uuid::now_v7().to_string(),
-            title: "I will design a logo".to_owned(),
-            state: state as i32,
-            moderation_state: moderation as i32,
-            packages: vec![
-                Package {
-                    tier: PackageTier::Standard as i32,
-                    price: Some(Money {
-                        amount_minor: 9_000,
-                        currency: "usd".to_owned(),
-                    }),
-                    delivery_days: 2,
-                    ..Package::default()
-                },
-                Package {
-                    tier: PackageTier::Basic as i32,
-                    price: Some(Money {
-                        amount_minor: 4_000,
-                        currency: "usd".to_owned(),
-                    }),
-                    delivery_days: 5,
-                    ..Package::default()
-                },
-            ],
-            seller: Some(SellerSummary {
-                username: "ada".to_owned(),
-                country: "de".to_owned(),
-                languages: vec!["EN".to_owned()],
-                ..SellerSummary::default()
-            }),
-            ..Gig::default()
-        }
-    }
 
     #[test]
-    fn only_active_approved_gigs_become_documents() {
-        let visible = gig(GigState::Active, ModerationState::Approved);
-        let document = document_from_snapshot(&visible).unwrap().unwrap();
-        assert_eq!(document.starting_price_minor, 4_000);
-        assert_eq!(document.delivery_days, 5);
-        assert_eq!(document.currency, "USD");
-        assert_eq!(document.seller_name, "ada");
-        assert_eq!(document.seller_country, "DE");
-        assert_eq!(document.seller_languages, ["en"]);
-        for (state, moderation) in [
-            (GigState::Paused, ModerationState::Approved),
-            (GigState::Deleted, ModerationState::Approved),
-            (GigState::Draft, ModerationState::Approved),
-            (GigState::Active, ModerationState::Suspended),
-            (GigState::Active, ModerationState::Rejected),
-        ] {
-            assert!(
-                document_from_snapshot(&gig(state, moderation))
-                    .unwrap()
-                    .is_none()
-            );
-        }
+    fn relevance_without_ranking_words_is_newest_first() {
+        assert_eq!(Order::of(Sort::Relevance, true), Order::Score);
+        assert_eq!(Order::of(Sort::Relevance, false), Order::Newest);
+        assert_eq!(
+            Order::of(Sort::PriceDescending, true),
+            Order::PriceDescending
+        );
+        assert!(Order::Newest.sorts_by(SortValue::PublishTime(1)));
+        assert!(Order::PriceDescending.sorts_by(SortValue::Price(1)));
+        assert!(!Order::Score.sorts_by(SortValue::PublishTime(1)));
+        assert!(!Order::Rating.sorts_by(SortValue::Price(1)));
     }
 
     #[test]

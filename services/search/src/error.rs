@@ -1,48 +1,65 @@
-//! Everything the search service can fail with, and its one mapping to a gRPC status.
+//! Everything the search service can fail with, and its one mapping to an API error (and so
+//! to a gRPC status).
 
-use gigmesh_errors::{ApiError, FieldViolation};
+use gigmesh_db::DbError;
+use gigmesh_errors::ApiError;
+use gigmesh_types::GigId;
 use tonic::Status;
 
 use crate::index::IndexError;
+use crate::snapshot::SnapshotError;
 
-/// A failure of a search operation.
+/// Why a search request, or keeping the index in line with the stored snapshots, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    /// The request has invalid fields.
-    #[error("invalid argument")]
-    InvalidArgument(Vec<FieldViolation>),
+    /// Invalid input (with field violations) or another shared API error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// The gig is not in the index (unknown, or not visible).
     #[error("no visible gig {0}")]
-    GigNotFound(String),
+    GigNotFound(GigId),
+    /// The snapshot stored for a gig cannot become a document.
+    #[error("stored snapshot of gig {gig_id}: {reason}")]
+    StoredSnapshot {
+        /// The gig whose row it is.
+        gig_id: GigId,
+        /// What is wrong with it.
+        #[source]
+        reason: SnapshotError,
+    },
     /// The index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A database failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Anything else unexpected.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
-impl From<ApiError> for SearchError {
-    fn from(error: ApiError) -> Self {
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        let message = error.to_string();
         match error {
-            ApiError::InvalidArgument(violations) => SearchError::InvalidArgument(violations),
-            other => SearchError::InvalidArgument(vec![FieldViolation::new(
-                "request",
-                other.to_string(),
-            )]),
+            SearchError::Api(api) => api,
+            SearchError::GigNotFound(_) => ApiError::NotFound(message),
+            SearchError::Index(index_error) if index_error.is_unavailable() => {
+                ApiError::Unavailable("the search index is unavailable; retry later".to_owned())
+            }
+            SearchError::Index(index_error) => ApiError::internal(index_error),
+            SearchError::StoredSnapshot { gig_id, reason } => ApiError::Internal(
+                anyhow::Error::new(reason).context(format!("stored snapshot of gig {gig_id}")),
+            ),
+            SearchError::Db(db) => ApiError::from(db),
+            SearchError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }
 
 impl From<SearchError> for Status {
     fn from(error: SearchError) -> Self {
-        let message = error.to_string();
-        let api_error = match error {
-            SearchError::InvalidArgument(violations) => ApiError::InvalidArgument(violations),
-            SearchError::GigNotFound(_) => ApiError::NotFound(message),
-            SearchError::Index(index_error) if index_error.is_unavailable() => {
-                ApiError::Unavailable("the search index is unavailable; retry later".to_owned())
-            }
-            SearchError::Index(index_error) => ApiError::internal(index_error),
-        };
-        api_error.into()
+        Status::from(ApiError::from(error))
     }
 }
 
@@ -64,5 +81,15 @@ mod tests {
             "bad mapping"
         ))));
         assert_eq!(status.code(), tonic::Code::Internal);
+    }
+
+    #[test]
+    fn an_api_error_keeps_its_own_code() {
+        let status = Status::from(SearchError::from(ApiError::Unavailable("down".to_owned())));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        let status = Status::from(SearchError::from(ApiError::invalid("query", "too long")));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let status = Status::from(SearchError::GigNotFound(GigId::new()));
+        assert_eq!(status.code(), tonic::Code::NotFound);
     }
 }

@@ -14,16 +14,22 @@
 
 mod api;
 mod app;
+mod config;
 mod domain;
 mod error;
 mod events;
 mod index;
+mod input;
+mod output;
+mod snapshot;
 mod store;
+mod sync;
 
-pub use app::{App, Config, IndexKind, MIGRATIONS};
+pub use app::{App, MIGRATIONS};
+pub use config::{CONSUMER_NAME_PREFIX, Config, IndexKind};
 pub use domain::{
     Cursor, Facets, Filters, GigDocument, PriceRange, RangeCount, SearchHit, SearchQuery,
     SearchResults, Sort, SortValue, Suggestion, ValueCount,
 };
-pub use events::CONSUMER_NAME_PREFIX;
+pub use gigmesh_types::Currency;
 pub use index::{IndexError, OpenSearchIndex, SearchIndex, TantivyIndex};

@@ -2,10 +2,10 @@
 //! `sqlx::Any` for SQLite and PostgreSQL alike.
 
 use gigmesh_db::{DbError, Tx};
+use gigmesh_types::GigId;
 use sqlx::Row as _;
 use sqlx::any::AnyExecutor;
 use tracing::instrument;
-use uuid::Uuid;
 
 /// Rows read per query while walking the whole table.
 const SCAN_BATCH: i64 = 500;
@@ -15,7 +15,7 @@ const SCAN_BATCH: i64 = 500;
 #[instrument(skip_all, fields(gig_id = %gig_id, version))]
 pub async fn save_snapshot(
     tx: &mut Tx,
-    gig_id: Uuid,
+    gig_id: GigId,
     version: i64,
     visible: bool,
     snapshot: &[u8],
@@ -43,7 +43,7 @@ pub async fn save_snapshot(
 #[instrument(skip_all, fields(gig_id = %gig_id))]
 pub async fn find_snapshot<'c>(
     executor: impl AnyExecutor<'c>,
-    gig_id: Uuid,
+    gig_id: GigId,
 ) -> Result<Option<Vec<u8>>, DbError> {
     let row = sqlx::query("SELECT snapshot FROM gig_documents WHERE gig_id = $1")
         .bind(gig_id.to_string())

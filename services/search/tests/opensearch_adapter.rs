@@ -13,8 +13,8 @@ mod fake;
 
 use fake::{FakeOpenSearch, INDEX, fixture};
 use gigmesh_search::{
-    Cursor, Filters, OpenSearchIndex, PriceRange, RangeCount, SearchIndex, SearchQuery, Sort,
-    SortValue, Suggestion, ValueCount,
+    Currency, Cursor, Filters, OpenSearchIndex, PriceRange, RangeCount, SearchIndex, SearchQuery,
+    Sort, SortValue, Suggestion, ValueCount,
 };
 use uuid::Uuid;
 
@@ -73,7 +73,7 @@ fn query(text: &str, sort: Sort) -> SearchQuery {
     SearchQuery {
         text: text.to_owned(),
         filters: Filters::default(),
-        facet_currency: "USD".to_owned(),
+        facet_currency: Currency::USD,
         sort,
         limit: 20,
         after: None,
@@ -174,7 +174,7 @@ async fn a_keyword_search_with_every_filter_reads_hits_cursors_total_facets_and_
         category_id: Some("design".to_owned()),
         subcategory_id: None,
         price: Some(PriceRange {
-            currency: "USD".to_owned(),
+            currency: Currency::USD,
             min_minor: Some(1_000),
             max_minor: Some(10_000),
         }),

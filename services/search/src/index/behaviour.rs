@@ -1,6 +1,7 @@
 //! What every [`SearchIndex`] adapter must do, written against the port only, so each
 //! adapter runs the same suite: `behaviour::run_all(&adapter).await`.
 
+use gigmesh_types::Currency;
 use uuid::Uuid;
 
 use super::SearchIndex;
@@ -34,22 +35,31 @@ fn query(text: &str) -> SearchQuery {
     SearchQuery {
         text: text.to_owned(),
         filters: Filters::default(),
-        facet_currency: "USD".to_owned(),
+        facet_currency: Currency::USD,
         sort: Sort::Relevance,
         limit: 20,
         after: None,
     }
 }
 
-async fn titles(index: &dyn SearchIndex, query: &SearchQuery) -> Vec<String> {
+/// What `of` reads from each hit of `query`, in order.
+async fn hit_values<T>(
+    index: &dyn SearchIndex,
+    query: &SearchQuery,
+    of: impl Fn(GigDocument) -> T,
+) -> Vec<T> {
     index
         .search(query)
         .await
         .expect("search")
         .hits
         .into_iter()
-        .map(|hit| hit.document.title)
+        .map(|hit| of(hit.document))
         .collect()
+}
+
+async fn titles(index: &dyn SearchIndex, query: &SearchQuery) -> Vec<String> {
+    hit_values(index, query, |document| document.title).await
 }
 
 async fn reset(index: &dyn SearchIndex, documents: Vec<GigDocument>) {
@@ -156,7 +166,7 @@ async fn filters_combine_and_facets_count_every_match(index: &dyn SearchIndex) {
     filtered.filters = Filters {
         category_id: Some("design".to_owned()),
         price: Some(PriceRange {
-            currency: "USD".to_owned(),
+            currency: Currency::USD,
             min_minor: Some(500),
             max_minor: Some(8_000),
         }),
@@ -231,41 +241,20 @@ async fn sorts_and_pages_through_every_match_once(index: &dyn SearchIndex) {
 
     let mut by_price = query("");
     by_price.sort = Sort::PriceAscending;
-    let prices: Vec<i64> = index
-        .search(&by_price)
-        .await
-        .expect("search")
-        .hits
-        .iter()
-        .map(|hit| hit.document.starting_price_minor)
-        .collect();
+    let prices = hit_values(index, &by_price, |document| document.starting_price_minor).await;
     assert!(
         prices.windows(2).all(|pair| pair[0] <= pair[1]),
         "{prices:?}"
     );
     by_price.sort = Sort::PriceDescending;
-    let prices: Vec<i64> = index
-        .search(&by_price)
-        .await
-        .expect("search")
-        .hits
-        .iter()
-        .map(|hit| hit.document.starting_price_minor)
-        .collect();
+    let prices = hit_values(index, &by_price, |document| document.starting_price_minor).await;
     assert!(
         prices.windows(2).all(|pair| pair[0] >= pair[1]),
         "{prices:?}"
     );
     let mut by_rating = query("");
     by_rating.sort = Sort::Rating;
-    let ratings: Vec<f64> = index
-        .search(&by_rating)
-        .await
-        .expect("search")
-        .hits
-        .iter()
-        .map(|hit| hit.document.rating)
-        .collect();
+    let ratings = hit_values(index, &by_rating, |document| document.rating).await;
     assert!(
         ratings.windows(2).all(|pair| pair[0] >= pair[1]),
         "{ratings:?}"

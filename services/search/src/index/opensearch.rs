@@ -50,8 +50,8 @@ use uuid::Uuid;
 
 use super::{IndexError, SearchIndex, by_rating, plain_words, rank_suggestions};
 use crate::domain::{
-    Cursor, DELIVERY_BUCKET_BOUNDS, Facets, Filters, GigDocument, PRICE_BUCKET_BOUNDS, SearchHit,
-    SearchQuery, SearchResults, Sort, SortValue, Suggestion, ValueCount, range_buckets,
+    Cursor, DELIVERY_BUCKET_BOUNDS, Facets, Filters, GigDocument, Order, PRICE_BUCKET_BOUNDS,
+    SearchHit, SearchQuery, SearchResults, SortValue, Suggestion, ValueCount, range_buckets,
 };
 
 /// Candidates read for autocomplete before ranking them.
@@ -348,7 +348,7 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults, IndexError> {
         self.ensure_index().await?;
-        let order = Order::of(query);
+        let order = order_of(query);
         let answer = self
             .search_body(search_request(query, order), "search the index")
             .await?;
@@ -521,57 +521,40 @@ async fn read(response: Result<Response, opensearch::Error>, what: &str) -> Resu
     })
 }
 
-/// What hits are sorted by (then by gig id, ascending).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
-    Score,
-    Newest,
-    PriceAscending,
-    PriceDescending,
-    Rating,
+/// What a search's hits are sorted by (then by gig id, ascending): relevance needs keywords
+/// that rank.
+fn order_of(query: &SearchQuery) -> Order {
+    Order::of(query.sort, !plain_words(&query.text).is_empty())
 }
 
-impl Order {
-    fn of(query: &SearchQuery) -> Self {
-        let has_words = !plain_words(&query.text).is_empty();
-        match query.sort {
-            Sort::Relevance if has_words => Order::Score,
-            Sort::Relevance | Sort::Newest => Order::Newest,
-            Sort::PriceAscending => Order::PriceAscending,
-            Sort::PriceDescending => Order::PriceDescending,
-            Sort::Rating => Order::Rating,
-        }
-    }
+/// The `sort` clause of `order`: the sort field, then the gig id.
+fn sort_clause(order: Order) -> Value {
+    let primary = match order {
+        Order::Score => json!({ "_score": { "order": "desc" } }),
+        Order::Newest => json!({ "publish_time": { "order": "desc" } }),
+        Order::PriceAscending => json!({ "price_minor": { "order": "asc" } }),
+        Order::PriceDescending => json!({ "price_minor": { "order": "desc" } }),
+        Order::Rating => json!({ "rating": { "order": "desc" } }),
+    };
+    json!([primary, { "gig_id": { "order": "asc" } }])
+}
 
-    /// The `sort` clause: the sort field, then the gig id.
-    fn sort(self) -> Value {
-        let primary = match self {
-            Order::Score => json!({ "_score": { "order": "desc" } }),
-            Order::Newest => json!({ "publish_time": { "order": "desc" } }),
-            Order::PriceAscending => json!({ "price_minor": { "order": "asc" } }),
-            Order::PriceDescending => json!({ "price_minor": { "order": "desc" } }),
-            Order::Rating => json!({ "rating": { "order": "desc" } }),
-        };
-        json!([primary, { "gig_id": { "order": "asc" } }])
-    }
-
-    /// The sort value of a hit, from the first value of its `sort` array.
-    fn value(self, raw: &Value) -> anyhow::Result<SortValue> {
-        let number = || {
-            raw.as_f64()
-                .with_context(|| format!("the sort value {raw} is not a number"))
-        };
-        let integer = || {
-            raw.as_i64()
-                .with_context(|| format!("the sort value {raw} is not an integer"))
-        };
-        Ok(match self {
-            Order::Score => SortValue::Score(number()? as f32),
-            Order::Newest => SortValue::PublishTime(integer()?),
-            Order::PriceAscending | Order::PriceDescending => SortValue::Price(integer()?),
-            Order::Rating => SortValue::Rating(number()?),
-        })
-    }
+/// The sort value of a hit in `order`, from the first value of its `sort` array.
+fn sort_value(order: Order, raw: &Value) -> anyhow::Result<SortValue> {
+    let number = || {
+        raw.as_f64()
+            .with_context(|| format!("the sort value {raw} is not a number"))
+    };
+    let integer = || {
+        raw.as_i64()
+            .with_context(|| format!("the sort value {raw} is not an integer"))
+    };
+    Ok(match order {
+        Order::Score => SortValue::Score(number()? as f32),
+        Order::Newest => SortValue::PublishTime(integer()?),
+        Order::PriceAscending | Order::PriceDescending => SortValue::Price(integer()?),
+        Order::Rating => SortValue::Rating(number()?),
+    })
 }
 
 /// The `search_after` values continuing after `cursor`.
@@ -671,7 +654,7 @@ fn search_request(query: &SearchQuery, order: Order) -> Value {
                 "filter": filter_clauses(&query.filters)
             }
         },
-        "sort": order.sort(),
+        "sort": sort_clause(order),
         "aggs": {
             "categories": {
                 "terms": { "field": "category", "size": MAX_CATEGORIES }
@@ -899,7 +882,7 @@ fn search_results(
             .sort
             .first()
             .with_context(|| format!("the hit {} has no sort values", hit.source.gig_id))?;
-        let value = order.value(raw)?;
+        let value = sort_value(order, raw)?;
         let document = GigDocument::from(hit.source);
         hits.push(SearchHit {
             cursor: Cursor {
@@ -964,13 +947,14 @@ fn corrected_text(text: &str, suggest: Option<SuggestAnswer>, has_hits: bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PriceRange;
+    use crate::domain::{PriceRange, Sort};
+    use gigmesh_types::Currency;
 
     fn query() -> SearchQuery {
         SearchQuery {
             text: "logo".to_owned(),
             filters: Filters::default(),
-            facet_currency: "USD".to_owned(),
+            facet_currency: Currency::USD,
             sort: Sort::Relevance,
             limit: 10,
             after: None,
@@ -993,8 +977,8 @@ mod tests {
     fn relevance_without_words_sorts_by_newest() {
         let mut empty = query();
         empty.text = " - ".to_owned();
-        assert_eq!(Order::of(&empty), Order::Newest);
-        assert_eq!(Order::of(&query()), Order::Score);
+        assert_eq!(order_of(&empty), Order::Newest);
+        assert_eq!(order_of(&query()), Order::Score);
     }
 
     #[test]
@@ -1002,11 +986,11 @@ mod tests {
         let mut search = query();
         search.filters.category_id = Some("design".to_owned());
         search.filters.price = Some(PriceRange {
-            currency: "USD".to_owned(),
+            currency: Currency::USD,
             min_minor: None,
             max_minor: None,
         });
-        let body = search_request(&search, Order::of(&search));
+        let body = search_request(&search, order_of(&search));
         assert_eq!(
             body["post_filter"],
             json!({ "term": { "category": "design" } })

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use gigmesh_types::Currency;
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
@@ -41,9 +42,9 @@ use uuid::Uuid;
 
 use super::{IndexError, SearchIndex, by_rating, plain_words, rank_suggestions};
 use crate::domain::{
-    Cursor, DELIVERY_BUCKET_BOUNDS, Facets, Filters, GigDocument, PRICE_BUCKET_BOUNDS, SearchHit,
-    SearchQuery, SearchResults, Sort, SortValue, Suggestion, ValueCount, bucket_of, edit_distance,
-    range_buckets,
+    Cursor, DELIVERY_BUCKET_BOUNDS, Facets, Filters, GigDocument, Order, PRICE_BUCKET_BOUNDS,
+    SearchHit, SearchQuery, SearchResults, SortValue, Suggestion, ValueCount, bucket_of,
+    edit_distance, range_buckets,
 };
 
 /// Analyzer of the ranked text fields.
@@ -369,6 +370,20 @@ impl Inner {
         Ok(())
     }
 
+    /// The documents of the `limit` best scored matches of `query`, best first.
+    fn best_scored(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        limit: usize,
+    ) -> anyhow::Result<Vec<GigDocument>> {
+        let matches = searcher.search(query, &TopDocs::with_limit(limit).order_by_score())?;
+        matches
+            .into_iter()
+            .map(|(_, address)| self.load(searcher, address))
+            .collect()
+    }
+
     fn load(
         &self,
         searcher: &tantivy::Searcher,
@@ -501,7 +516,7 @@ impl Inner {
             queries.push(term(fields.subcategory, subcategory));
         }
         if let Some(price) = &filters.price {
-            queries.push(term(fields.currency, &price.currency));
+            queries.push(term(fields.currency, price.currency.code()));
             let lower = price.min_minor.map_or(Bound::Unbounded, |min| {
                 Bound::Included(Term::from_field_i64(fields.price, min))
             });
@@ -561,19 +576,12 @@ impl Inner {
 
     fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults> {
         let searcher = self.reader.searcher();
-        let scored = query.sort == Sort::Relevance && !self.words(&query.text).is_empty();
-        let order = match query.sort {
-            Sort::Relevance if scored => Order::Score,
-            Sort::Relevance | Sort::Newest => Order::Newest,
-            Sort::PriceAscending => Order::PriceAscending,
-            Sort::PriceDescending => Order::PriceDescending,
-            Sort::Rating => Order::Rating,
-        };
+        let order = Order::of(query.sort, !self.words(&query.text).is_empty());
         let collector = HitsCollector {
             order,
             limit: query.limit,
             after: query.after.map(|cursor| rank_of_cursor(&cursor)),
-            facet_currency: query.facet_currency.clone(),
+            facet_currency: query.facet_currency,
         };
         let matching = self.matching_query(query, true);
         let collected = searcher
@@ -692,16 +700,9 @@ impl Inner {
         if !prefix.contains(char::is_whitespace) {
             clauses.push(starts_with(fields.title_words, 1.0));
         }
-        let candidates = searcher
-            .search(
-                &BooleanQuery::new(clauses),
-                &TopDocs::with_limit(SUGGEST_CANDIDATES).order_by_score(),
-            )
+        let mut documents = self
+            .best_scored(&searcher, &BooleanQuery::new(clauses), SUGGEST_CANDIDATES)
             .context("search suggestions")?;
-        let mut documents = Vec::with_capacity(candidates.len());
-        for (_, address) in candidates {
-            documents.push(self.load(&searcher, address)?);
-        }
         documents.sort_by(by_rating);
         Ok(rank_suggestions(prefix, &documents, limit))
     }
@@ -755,16 +756,9 @@ impl Inner {
                 IndexRecordOption::Basic,
             )),
         ));
-        let similar = searcher
-            .search(
-                &BooleanQuery::new(clauses),
-                &TopDocs::with_limit(limit).order_by_score(),
-            )
+        let documents = self
+            .best_scored(&searcher, &BooleanQuery::new(clauses), limit)
             .context("search similar gigs")?;
-        let mut documents = Vec::with_capacity(similar.len());
-        for (_, address) in similar {
-            documents.push(self.load(&searcher, address)?);
-        }
         Ok(Some(documents))
     }
 }
@@ -782,16 +776,6 @@ fn typo_distance(typed_chars: usize) -> u8 {
 fn id_halves(gig_id: Uuid) -> (u64, u64) {
     let (high, low) = gig_id.as_u64_pair();
     (high, low)
-}
-
-/// What hits are ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
-    Score,
-    Newest,
-    PriceAscending,
-    PriceDescending,
-    Rating,
 }
 
 /// A position in the order: smaller comes first.
@@ -866,7 +850,7 @@ struct HitsCollector {
     order: Order,
     limit: usize,
     after: Option<(SortValue, u64, u64)>,
-    facet_currency: String,
+    facet_currency: Currency,
 }
 
 struct CollectedHits {
@@ -909,7 +893,7 @@ impl Collector for HitsCollector {
         let facet_currency_ordinal = match &currency {
             Some(column) => column
                 .dictionary()
-                .term_ord(self.facet_currency.as_bytes())?,
+                .term_ord(self.facet_currency.code().as_bytes())?,
             None => None,
         };
         Ok(HitsSegmentCollector {
