@@ -481,45 +481,12 @@ fn parse_subcategory(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Checks that a list has at most `max` entries; records a violation of the list otherwise.
-fn within_count<T>(field: &str, entries: &[T], max: usize, violations: &mut Violations) -> bool {
-    if entries.len() > max {
-        violations.add(field, format!("must have at most {max} entries"));
-        false
-    } else {
-        true
-    }
-}
-
-/// Parses every entry of a bounded list; `None` if the list or any entry is invalid.
-fn parse_list<Raw, Parsed>(
-    field: &str,
-    entries: &[Raw],
-    max: usize,
-    violations: &mut Violations,
-    mut parse_entry: impl FnMut(&str, &Raw, &mut Violations) -> Option<Parsed>,
-) -> Option<Vec<Parsed>> {
-    if !within_count(field, entries, max, violations) {
-        return None;
-    }
-    let mut parsed = Vec::with_capacity(entries.len());
-    let mut all_valid = true;
-    for (index, entry) in entries.iter().enumerate() {
-        match parse_entry(&format!("{field}[{index}]"), entry, violations) {
-            Some(value) => parsed.push(value),
-            None => all_valid = false,
-        }
-    }
-    all_valid.then_some(parsed)
-}
-
 fn parse_tags(tags: &[String], violations: &mut Violations) -> Option<Vec<String>> {
     let mut seen = HashSet::new();
-    parse_list(
+    violations.parse_list(
         "gig.tags",
         tags,
         domain::MAX_TAGS,
-        violations,
         |field, raw, violations| {
             let tag = raw
                 .split_whitespace()
@@ -587,7 +554,7 @@ fn parse_packages(
         violations.add(FIELD, "must include the basic package");
         return None;
     }
-    let parsed = parse_list(FIELD, packages, 3, violations, parse_package)?;
+    let parsed = violations.parse_list(FIELD, packages, 3, parse_package)?;
     let mut all_valid = true;
     for (index, pair) in parsed.windows(2).enumerate() {
         let (previous, package) = (&pair[0], &pair[1]);
@@ -683,11 +650,10 @@ fn parse_package(
             }),
         )
     };
-    let features = parse_list(
+    let features = violations.parse_list(
         &format!("{field}.features"),
         &package.features,
         domain::MAX_FEATURES,
-        violations,
         |field, feature, violations| {
             violations.check(parse_text(
                 field,
@@ -711,11 +677,10 @@ fn parse_package(
 
 fn parse_extras(extras: &[proto::Extra], violations: &mut Violations) -> Option<Vec<Extra>> {
     let mut titles = HashSet::new();
-    parse_list(
+    violations.parse_list(
         "gig.extras",
         extras,
         domain::MAX_EXTRAS,
-        violations,
         |field, extra, violations| {
             let title = violations.check(parse_text(
                 &format!("{field}.title"),
@@ -758,33 +723,26 @@ fn parse_gallery(
 ) -> Option<Vec<GalleryItem>> {
     const FIELD: &str = "gig.gallery";
     let max_items = domain::MAX_GALLERY_IMAGES + domain::MAX_GALLERY_VIDEOS;
-    let parsed = parse_list(
-        FIELD,
-        gallery,
-        max_items,
-        violations,
-        |field, item, violations| {
-            let kind = match proto::MediaKind::try_from(item.kind) {
-                Ok(proto::MediaKind::Image) => Some(MediaKind::Image),
-                Ok(proto::MediaKind::Video) => Some(MediaKind::Video),
-                Ok(proto::MediaKind::Unspecified) | Err(_) => {
-                    violations.add(
-                        format!("{field}.kind"),
-                        "must be MEDIA_KIND_IMAGE or MEDIA_KIND_VIDEO",
-                    );
-                    None
-                }
-            };
-            let url = violations.check(
-                HttpsUrl::parse(&format!("{field}.url"), &item.url).map(HttpsUrl::into_string),
-            );
-            Some(GalleryItem {
-                kind: kind?,
-                url: url?,
-                cover: item.cover,
-            })
-        },
-    )?;
+    let parsed = violations.parse_list(FIELD, gallery, max_items, |field, item, violations| {
+        let kind = match proto::MediaKind::try_from(item.kind) {
+            Ok(proto::MediaKind::Image) => Some(MediaKind::Image),
+            Ok(proto::MediaKind::Video) => Some(MediaKind::Video),
+            Ok(proto::MediaKind::Unspecified) | Err(_) => {
+                violations.add(
+                    format!("{field}.kind"),
+                    "must be MEDIA_KIND_IMAGE or MEDIA_KIND_VIDEO",
+                );
+                None
+            }
+        };
+        let url = violations
+            .check(HttpsUrl::parse(&format!("{field}.url"), &item.url).map(HttpsUrl::into_string));
+        Some(GalleryItem {
+            kind: kind?,
+            url: url?,
+            cover: item.cover,
+        })
+    })?;
     let count = |kind: MediaKind| parsed.iter().filter(|item| item.kind == kind).count();
     let mut valid = true;
     if count(MediaKind::Image) > domain::MAX_GALLERY_IMAGES {
@@ -813,11 +771,10 @@ fn parse_requirements(
     requirements: &[proto::Requirement],
     violations: &mut Violations,
 ) -> Option<Vec<Requirement>> {
-    parse_list(
+    violations.parse_list(
         "gig.requirements",
         requirements,
         domain::MAX_REQUIREMENTS,
-        violations,
         |field, requirement, violations| {
             let question = violations.check(parse_text(
                 &format!("{field}.question"),
@@ -844,11 +801,10 @@ fn parse_requirements(
                 Some(RequirementKind::MultipleChoice) => {
                     let count = requirement.options.len();
                     if (domain::MIN_CHOICE_OPTIONS..=domain::MAX_CHOICE_OPTIONS).contains(&count) {
-                        parse_list(
+                        violations.parse_list(
                             &options_field,
                             &requirement.options,
                             domain::MAX_CHOICE_OPTIONS,
-                            violations,
                             |field, option, violations| {
                                 violations.check(parse_text(
                                     field,
@@ -888,11 +844,10 @@ fn parse_requirements(
 }
 
 fn parse_faq(faq: &[proto::Faq], violations: &mut Violations) -> Option<Vec<Faq>> {
-    parse_list(
+    violations.parse_list(
         "gig.faq",
         faq,
         domain::MAX_FAQ,
-        violations,
         |field, entry, violations| {
             let question = violations.check(parse_text(
                 &format!("{field}.question"),

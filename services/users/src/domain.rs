@@ -398,18 +398,6 @@ pub fn check_skills(field: &str, skills: &[String]) -> Result<(), FieldViolation
     Ok(())
 }
 
-/// Checks that a list has at most `max` entries.
-pub fn check_count<T>(field: &str, items: &[T], max: usize) -> Result<(), FieldViolation> {
-    if items.len() > max {
-        Err(FieldViolation::new(
-            field,
-            format!("must have at most {max} entries"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 /// What a seller shows on top of the profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SellerProfile {

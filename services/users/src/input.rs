@@ -115,11 +115,10 @@ fn parse_languages(
     violations: &mut Violations,
 ) -> Option<Vec<Language>> {
     const FIELD: &str = "profile.languages";
-    let parsed = parse_list(
+    let parsed = violations.parse_list(
         FIELD,
         languages,
         domain::MAX_LANGUAGES,
-        violations,
         |field, language, violations| {
             let code = violations.check(LanguageCode::parse(
                 &format!("{field}.code"),
@@ -171,25 +170,22 @@ pub fn parse_seller_details(
         Lines::Multiple,
     ));
     let skills = parse_skills(&seller.skills, &mut violations);
-    let portfolio = parse_list(
+    let portfolio = violations.parse_list(
         "seller.portfolio",
         &seller.portfolio,
         domain::MAX_PORTFOLIO_ITEMS,
-        &mut violations,
         parse_portfolio_item,
     );
-    let education = parse_list(
+    let education = violations.parse_list(
         "seller.education",
         &seller.education,
         domain::MAX_EDUCATION_ENTRIES,
-        &mut violations,
         |field, entry, violations| parse_education(field, entry, current_year, violations),
     );
-    let certifications = parse_list(
+    let certifications = violations.parse_list(
         "seller.certifications",
         &seller.certifications,
         domain::MAX_CERTIFICATIONS,
-        &mut violations,
         |field, entry, violations| parse_certification(field, entry, current_year, violations),
     );
     violations.finish()?;
@@ -211,11 +207,10 @@ pub fn parse_seller_details(
 
 fn parse_skills(skills: &[String], violations: &mut Violations) -> Option<Vec<String>> {
     const FIELD: &str = "seller.skills";
-    let parsed = parse_list(
+    let parsed = violations.parse_list(
         FIELD,
         skills,
         domain::MAX_SKILLS,
-        violations,
         |field, skill, violations| {
             violations.check(parse_text(
                 field,
@@ -228,27 +223,6 @@ fn parse_skills(skills: &[String], violations: &mut Violations) -> Option<Vec<St
     )?;
     violations.check(domain::check_skills(FIELD, &parsed))?;
     Some(parsed)
-}
-
-/// Parses every entry of a bounded list, each under its `field[index]` path; `None` if the
-/// list or any entry is invalid.
-fn parse_list<Raw, Parsed>(
-    field: &str,
-    entries: &[Raw],
-    max: usize,
-    violations: &mut Violations,
-    mut parse_entry: impl FnMut(&str, &Raw, &mut Violations) -> Option<Parsed>,
-) -> Option<Vec<Parsed>> {
-    violations.check(domain::check_count(field, entries, max))?;
-    let mut parsed = Vec::with_capacity(entries.len());
-    let mut all_valid = true;
-    for (index, entry) in entries.iter().enumerate() {
-        match parse_entry(&format!("{field}[{index}]"), entry, violations) {
-            Some(value) => parsed.push(value),
-            None => all_valid = false,
-        }
-    }
-    all_valid.then_some(parsed)
 }
 
 fn parse_portfolio_item(

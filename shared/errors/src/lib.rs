@@ -185,6 +185,31 @@ impl Violations {
         }
     }
 
+    /// Parses a list of at most `max` entries, each under its `field[index]` path with
+    /// `parse_entry`; `None` (with every violation recorded) when the list is too long or
+    /// any entry is invalid.
+    pub fn parse_list<Raw, Parsed>(
+        &mut self,
+        field: &str,
+        entries: &[Raw],
+        max: usize,
+        mut parse_entry: impl FnMut(&str, &Raw, &mut Violations) -> Option<Parsed>,
+    ) -> Option<Vec<Parsed>> {
+        if entries.len() > max {
+            self.add(field, format!("must have at most {max} entries"));
+            return None;
+        }
+        let mut parsed = Vec::with_capacity(entries.len());
+        let mut all_valid = true;
+        for (index, entry) in entries.iter().enumerate() {
+            match parse_entry(&format!("{field}[{index}]"), entry, self) {
+                Some(value) => parsed.push(value),
+                None => all_valid = false,
+            }
+        }
+        all_valid.then_some(parsed)
+    }
+
     /// Whether nothing was recorded yet.
     pub fn is_empty(&self) -> bool {
         self.violations.is_empty()
@@ -243,6 +268,35 @@ mod tests {
         assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(3)));
         let status: Status = ApiError::Aborted("changed meanwhile; retry".to_owned()).into();
         assert_eq!(status.code(), Code::Aborted);
+    }
+
+    #[test]
+    fn lists_are_bounded_and_every_entry_is_named_by_its_index() {
+        let mut violations = Violations::new();
+        let parsed = violations.parse_list("tags", &["a", "", "c"], 5, |field, raw, violations| {
+            if raw.is_empty() {
+                violations.add(field, "is required");
+                None
+            } else {
+                Some(raw.to_uppercase())
+            }
+        });
+        assert_eq!(parsed, None);
+        let status: Status = violations.finish().unwrap_err().into();
+        assert!(
+            status.message().contains("tags[1]: is required"),
+            "{status:?}"
+        );
+
+        let mut violations = Violations::new();
+        let too_many = violations.parse_list("tags", &[1, 2, 3], 2, |_, raw, _| Some(*raw));
+        assert_eq!(too_many, None);
+        assert!(violations.finish().is_err());
+
+        let mut violations = Violations::new();
+        let fine = violations.parse_list("tags", &[1, 2], 2, |_, raw, _| Some(raw * 10));
+        assert_eq!(fine, Some(vec![10, 20]));
+        assert!(violations.is_empty());
     }
 
     #[test]
