@@ -1,6 +1,7 @@
 //! Starting processes: dev (everything), one service, the gateway, migrations. Which
-//! services exist comes from [`SERVICES`]; nothing here names one, except the search
-//! index rebuild, which is a command of its own.
+//! services exist comes from the service list (`crate::services`), through the
+//! configuration; nothing here names one, except the search index rebuild (a command of its
+//! own) and the dev banner (demo accounts, mail directory).
 
 use std::net::SocketAddr;
 
@@ -20,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
 use crate::config::{GigmeshConfig, Mode};
-use crate::services::SERVICES;
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -72,19 +72,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Every topic of every service, each once, to create on the bus.
-fn every_topic() -> Vec<&'static str> {
-    let mut topics: Vec<&'static str> = Vec::new();
-    for entry in SERVICES {
-        for topic in entry.description().topics() {
-            if !topics.contains(&topic) {
-                topics.push(topic);
-            }
-        }
-    }
-    topics
-}
-
 /// The deps of `service`, on its own database.
 async fn deps_for(
     config: &GigmeshConfig,
@@ -111,7 +98,7 @@ async fn run_dev(config: GigmeshConfig, create_demo_data: bool) -> anyhow::Resul
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
 
-    let bus = open_bus(&config.shared.bus, &every_topic()).await?;
+    let bus = open_bus(&config.shared.bus).await?;
     let mut tasks = JoinSet::new();
 
     // The token issuer first: every other verifier in the process reads its public keys
@@ -227,7 +214,7 @@ async fn run_service(config: GigmeshConfig, name: &str) -> anyhow::Result<()> {
         spawn_key_refresh(&mut tasks, &verifier, &shutdown);
         verifier
     };
-    let bus = open_bus(&config.shared.bus, &description.topics()).await?;
+    let bus = open_bus(&config.shared.bus).await?;
     let deps = deps_for(&config, service, &bus, verifier).await?;
     let app = service.build(deps).await?;
     spawn_metrics(&mut tasks, service.metrics_listen(), &shutdown).await?;
@@ -313,7 +300,7 @@ async fn rebuild_search_index(config: GigmeshConfig) -> anyhow::Result<()> {
         .context("the search section holds other settings")?
         .clone();
     let db = open_database(Search::DESCRIPTION.name, section.database()).await?;
-    let bus = open_bus(&config.shared.bus, &Search::DESCRIPTION.topics()).await?;
+    let bus = open_bus(&config.shared.bus).await?;
     let deps = ServiceDeps::new(db, bus, TokenVerifier::from_jwks([]));
     let search = Search::build(deps, settings).await?;
     let indexed = search.rebuild_index().await?;

@@ -62,7 +62,7 @@ impl BenchMesh {
             embedded_path: data_dir.path().join("bus.db"),
             ..BusConfig::default()
         };
-        let bus = open_bus(&bus_config, &App::DESCRIPTION.topics()).await?;
+        let bus = open_bus(&bus_config).await?;
         let database = DatabaseConfig {
             url: format!("sqlite://{}", data_dir.path().join("auth.db").display()),
             ..DatabaseConfig::default()

@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 /// before tokens signed by them arrive (an unknown key id also triggers a read).
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 
-/// Opens the configured bus and creates `topics` on it.
-pub async fn open_bus(config: &BusConfig, topics: &[&str]) -> anyhow::Result<SharedBus> {
+/// Opens the configured bus. Each service creates the topics it uses when it is built
+/// ([`Service::build`](crate::Service::build)), from its description.
+pub async fn open_bus(config: &BusConfig) -> anyhow::Result<SharedBus> {
     let bus: SharedBus = match config.kind {
         BusKind::Embedded => {
             if let Some(parent) = config.embedded_path.parent() {
@@ -39,9 +40,6 @@ pub async fn open_bus(config: &BusConfig, topics: &[&str]) -> anyhow::Result<Sha
                 .context("cannot reach Kafka")?,
         ),
     };
-    bus.ensure_topics(topics)
-        .await
-        .context("cannot create the event topics")?;
     Ok(bus)
 }
 
