@@ -232,24 +232,16 @@ impl DistributedMesh {
         }
 
         let mut gateway = gigmesh(&["gateway"]);
-        gateway
-            .env("GIGMESH__GATEWAY__LISTEN", mesh.address.to_string())
-            .env(
-                "GIGMESH__UPSTREAMS__AUTH",
-                format!("http://{}", addresses[0]),
-            )
-            .env(
-                "GIGMESH__UPSTREAMS__USERS",
-                format!("http://{}", addresses[1]),
-            )
-            .env(
-                "GIGMESH__UPSTREAMS__GIGS",
-                format!("http://{}", addresses[3]),
-            )
-            .env(
-                "GIGMESH__UPSTREAMS__SEARCH",
-                format!("http://{}", addresses[4]),
-            );
+        gateway.env("GIGMESH__GATEWAY__LISTEN", mesh.address.to_string());
+        // The gateway routes to every service but notifications, which serves no gRPC.
+        for (service, address) in DISTRIBUTED_SERVICES.iter().zip(&addresses) {
+            if *service != "notifications" {
+                gateway.env(
+                    format!("GIGMESH__UPSTREAMS__{}", service.to_uppercase()),
+                    format!("http://{address}"),
+                );
+            }
+        }
         mesh.spawn("gateway", mesh.address, gateway);
 
         for process in &mut mesh.processes {
@@ -359,15 +351,10 @@ impl DistributedMesh {
     pub fn logs(&self) -> String {
         const LINES: usize = 100;
         let mut text = String::new();
-        for name in [
-            "migrate",
-            "auth",
-            "users",
-            "notifications",
-            "gigs",
-            "search",
-            "gateway",
-        ] {
+        let names = std::iter::once("migrate")
+            .chain(DISTRIBUTED_SERVICES)
+            .chain(["gateway"]);
+        for name in names {
             let log = self.logs.path().join(format!("{name}.log"));
             if let Ok(contents) = std::fs::read_to_string(&log) {
                 let lines: Vec<&str> = contents.lines().collect();

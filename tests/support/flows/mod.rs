@@ -1,0 +1,19 @@
+//! The end-to-end flows every test runs through the gateway, whatever the mode and the
+//! protocol: identity, rejections, suspension, and gigs with search; built from the shared
+//! account steps.
+
+mod accounts;
+mod gigs_and_search;
+mod identity;
+mod methods;
+mod rejections;
+mod suspension;
+
+pub use accounts::{
+    NewAccount, get_my_account, log_in, refresh, refresh_until_role, sign_up_and_verify,
+    token_claims, try_log_in, wait_for_profile,
+};
+pub use gigs_and_search::gigs_and_search_flow;
+pub use identity::identity_flow;
+pub use rejections::rejections;
+pub use suspension::suspension;
