@@ -1,5 +1,5 @@
 //! `gigmesh.gigs.v1.GigService`: checks the caller, parses the request into domain values
-//! (`input.rs`), runs the use case (`use_cases.rs`) and answers in proto types
+//! (`input`), runs the use case (`use_cases.rs`) and answers in proto types
 //! (`output.rs`). No SQL and no domain rules here.
 
 use gigmesh_auth::Role;
