@@ -25,16 +25,43 @@ pub enum NotificationsError {
     Db(#[from] DbError),
 }
 
-/// Malformed events and unbuildable mails never succeed (dead-lettered at once); transport
-/// and database failures are retried.
+/// Malformed events, unbuildable mails and mails the server rejected for good never succeed
+/// (dead-lettered at once); other transport failures and database failures are retried.
 impl From<NotificationsError> for HandlerError {
     fn from(error: NotificationsError) -> Self {
         match error {
             NotificationsError::MalformedEvent { .. }
-            | NotificationsError::Mailer(MailerError::Build(_)) => HandlerError::permanent(error),
+            | NotificationsError::Mailer(MailerError::Build(_) | MailerError::Rejected(_)) => {
+                HandlerError::permanent(error)
+            }
             NotificationsError::Mailer(MailerError::Send(_)) | NotificationsError::Db(_) => {
                 HandlerError::transient(error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler_error(error: MailerError) -> HandlerError {
+        NotificationsError::Mailer(error).into()
+    }
+
+    #[test]
+    fn rejected_and_unbuildable_mails_are_permanent_other_send_failures_transient() {
+        assert!(matches!(
+            handler_error(MailerError::Rejected("550 5.1.1 no such user".to_owned())),
+            HandlerError::Permanent(_)
+        ));
+        assert!(matches!(
+            handler_error(MailerError::Build("bad address".to_owned())),
+            HandlerError::Permanent(_)
+        ));
+        assert!(matches!(
+            handler_error(MailerError::Send("451 4.3.0 try later".to_owned())),
+            HandlerError::Transient(_)
+        ));
     }
 }

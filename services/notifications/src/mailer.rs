@@ -21,7 +21,12 @@ pub enum MailerError {
     /// The message is not a valid mail (bad address or header).
     #[error("cannot build the mail: {0}")]
     Build(String),
-    /// The transport refused or failed; sending again later may work.
+    /// The server refused the mail for good (an SMTP 5xx answer, such as an unknown
+    /// recipient); sending it again gets the same answer.
+    #[error("the mail was rejected: {0}")]
+    Rejected(String),
+    /// The transport failed or asked to try later (an SMTP 4xx answer, a refused connection,
+    /// a timeout); sending again later may work.
     #[error("cannot send the mail: {0}")]
     Send(String),
 }
@@ -134,6 +139,18 @@ impl SmtpMailer {
             server: format!("{}:{}", config.host, config.port),
         })
     }
+
+    /// A 5xx answer is final, so it becomes [`MailerError::Rejected`]; everything else (4xx
+    /// answers, connection, TLS and protocol failures, timeouts) may pass and becomes
+    /// [`MailerError::Send`].
+    fn classify(&self, error: &lettre::transport::smtp::Error) -> MailerError {
+        let description = format!("{}: {error}", self.server);
+        if error.is_permanent() {
+            MailerError::Rejected(description)
+        } else {
+            MailerError::Send(description)
+        }
+    }
 }
 
 #[async_trait]
@@ -143,7 +160,7 @@ impl Mailer for SmtpMailer {
             .transport
             .send(message)
             .await
-            .map_err(|error| MailerError::Send(format!("{}: {error}", self.server)))?;
+            .map_err(|error| self.classify(&error))?;
         tracing::info!(server = %self.server, code = %response.code(), "mail accepted by smtp server");
         Ok(())
     }

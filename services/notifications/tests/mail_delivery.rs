@@ -104,6 +104,23 @@ impl TestNotifications {
             })
             .collect()
     }
+
+    /// `(event_id, attempts, error)` of every row in `dead_letters`.
+    async fn dead_letters(&self) -> Vec<(String, i64, String)> {
+        sqlx::query("SELECT event_id, attempts, error FROM dead_letters ORDER BY id")
+            .fetch_all(self.deps.db().pool())
+            .await
+            .expect("read dead_letters")
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<String, _>("event_id"),
+                    row.get::<i64, _>("attempts"),
+                    row.get::<String, _>("error"),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Sends through the plain-text SMTP server at `host:port`, waiting `timeout_seconds` for
@@ -419,6 +436,114 @@ async fn an_unreachable_smtp_server_is_retried_then_dead_lettered(backend: Backe
     assert!(service.sent_mail().await.is_empty());
 }
 
+/// The domain whose recipients the refusing test servers turn away.
+const REFUSED_DOMAIN: &str = "refused.test";
+
+fn password_changed_for(email: &str) -> PasswordChanged {
+    PasswordChanged {
+        user_id: Uuid::now_v7().to_string(),
+        email: email.to_owned(),
+    }
+}
+
+async fn a_permanently_refused_recipient_is_dead_lettered_without_retry(backend: Backend) {
+    let smtp =
+        TestSmtpServer::start_refusing_recipients(REFUSED_DOMAIN, "550 5.1.1 no such user", None)
+            .await;
+    let deps = TestDeps::new(backend).await.with_event_max_attempts(3);
+    let mut service =
+        TestNotifications::start_on(deps, through_smtp(smtp.host(), smtp.port(), 10)).await;
+    let recipient = format!("nobody@{REFUSED_DOMAIN}");
+    let envelope = service.publish(&password_changed_for(&recipient)).await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(outcomes.as_slice(), [PollOutcome::DeadLettered { .. }]),
+        "a 5xx answer is not retried: {outcomes:?}"
+    );
+
+    let dead_letters = service.dead_letters().await;
+    assert_eq!(dead_letters.len(), 1, "{dead_letters:?}");
+    let (event_id, attempts, error) = &dead_letters[0];
+    assert_eq!(event_id, &envelope.event_id);
+    assert_eq!(*attempts, 1, "dead-lettered at the first attempt");
+    assert!(
+        error.contains("550"),
+        "the error names the server's answer: {error}"
+    );
+    assert_eq!(smtp.refused_recipients(), [recipient], "asked exactly once");
+    assert!(smtp.messages().is_empty());
+    assert!(service.sent_mail().await.is_empty());
+}
+
+async fn a_temporarily_refused_recipient_is_retried_then_dead_lettered(backend: Backend) {
+    let smtp =
+        TestSmtpServer::start_refusing_recipients(REFUSED_DOMAIN, "451 4.3.0 try later", None)
+            .await;
+    let deps = TestDeps::new(backend).await.with_event_max_attempts(3);
+    let mut service =
+        TestNotifications::start_on(deps, through_smtp(smtp.host(), smtp.port(), 10)).await;
+    let recipient = format!("busy@{REFUSED_DOMAIN}");
+    let envelope = service.publish(&password_changed_for(&recipient)).await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [
+                PollOutcome::Failed { attempt: 1, .. },
+                PollOutcome::Failed { attempt: 2, .. },
+                PollOutcome::DeadLettered { .. }
+            ]
+        ),
+        "a 4xx answer is retried up to the maximum attempts: {outcomes:?}"
+    );
+
+    let dead_letters = service.dead_letters().await;
+    assert_eq!(dead_letters.len(), 1, "{dead_letters:?}");
+    let (event_id, attempts, error) = &dead_letters[0];
+    assert_eq!(event_id, &envelope.event_id);
+    assert_eq!(*attempts, 3);
+    assert!(
+        error.contains("451"),
+        "the error names the server's answer: {error}"
+    );
+    assert_eq!(smtp.refused_recipients().len(), 3, "asked once per attempt");
+    assert!(smtp.messages().is_empty());
+    assert!(service.sent_mail().await.is_empty());
+}
+
+async fn a_temporarily_refused_mail_is_delivered_when_the_server_recovers(backend: Backend) {
+    let smtp =
+        TestSmtpServer::start_refusing_recipients(REFUSED_DOMAIN, "451 4.3.0 try later", Some(1))
+            .await;
+    let deps = TestDeps::new(backend).await.with_event_max_attempts(3);
+    let mut service =
+        TestNotifications::start_on(deps, through_smtp(smtp.host(), smtp.port(), 10)).await;
+    let recipient = format!("later@{REFUSED_DOMAIN}");
+    service.publish(&password_changed_for(&recipient)).await;
+    let outcomes = service.consume().await;
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [
+                PollOutcome::Failed { attempt: 1, .. },
+                PollOutcome::Handled { .. }
+            ]
+        ),
+        "{outcomes:?}"
+    );
+
+    let delivered = smtp.wait_for_messages(1, Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(recipient_of(&delivered[0]), recipient);
+    assert_eq!(smtp.refused_recipients(), [recipient]);
+    assert!(service.dead_letters().await.is_empty());
+    assert_eq!(service.sent_mail().await.len(), 1);
+}
+
+fn recipient_of(raw: &[u8]) -> String {
+    recipient(&parse(raw))
+}
+
 async fn the_service_serves_health_without_rpcs_of_its_own(backend: Backend) {
     let service = TestNotifications::start(backend, |_| {}).await;
     let server =
@@ -447,5 +572,8 @@ gigmesh_testing::on_sqlite_and_postgres!(
     other_events_send_nothing_and_malformed_ones_are_dead_lettered,
     mail_goes_through_a_real_smtp_server,
     an_unreachable_smtp_server_is_retried_then_dead_lettered,
+    a_permanently_refused_recipient_is_dead_lettered_without_retry,
+    a_temporarily_refused_recipient_is_retried_then_dead_lettered,
+    a_temporarily_refused_mail_is_delivered_when_the_server_recovers,
     the_service_serves_health_without_rpcs_of_its_own,
 );
