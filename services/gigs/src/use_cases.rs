@@ -4,6 +4,7 @@
 //! proto edge is `api.rs`; the SQL is `store.rs`.
 
 use gigmesh_db::{Attempt, Db, DbError, Tx, read_modify_write};
+use gigmesh_errors::echoed_prefix;
 use gigmesh_proto::gigs::GigChange;
 use gigmesh_types::{GigId, UserId, now_millis};
 
@@ -106,7 +107,7 @@ impl Gigs {
             ),
             GigLookup::Slug(slug) => (
                 store::find_gig_by_slug(self.db.pool(), &slug).await?,
-                format!("{slug:?}"),
+                format!("{:?}", echoed_prefix(&slug)),
             ),
         };
         stored

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use gigmesh_errors::FieldViolation;
+use gigmesh_errors::{FieldViolation, echoed_prefix};
 use gigmesh_types::{HttpsUrl, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -280,7 +280,10 @@ impl CountryCode {
         } else {
             Err(FieldViolation::new(
                 field,
-                format!("{raw:?} is not an ISO 3166-1 alpha-2 country code such as \"DE\""),
+                format!(
+                    "{:?} is not an ISO 3166-1 alpha-2 country code such as \"DE\"",
+                    echoed_prefix(raw)
+                ),
             ))
         }
     }
@@ -310,7 +313,10 @@ impl LanguageCode {
         } else {
             Err(FieldViolation::new(
                 field,
-                format!("{raw:?} is not an ISO 639-1 language code such as \"en\""),
+                format!(
+                    "{:?} is not an ISO 639-1 language code such as \"en\"",
+                    echoed_prefix(raw)
+                ),
             ))
         }
     }

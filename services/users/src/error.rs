@@ -2,7 +2,7 @@
 //! status.
 
 use gigmesh_db::DbError;
-use gigmesh_errors::ApiError;
+use gigmesh_errors::{ApiError, echoed_prefix};
 use tonic::Status;
 
 use crate::domain::ProfileKey;
@@ -40,7 +40,9 @@ pub enum UsersError {
 fn describe_missing(key: &ProfileKey) -> String {
     match key {
         ProfileKey::UserId(user_id) => format!("no profile for user {user_id}"),
-        ProfileKey::Username(username) => format!("no profile with username {username:?}"),
+        ProfileKey::Username(username) => {
+            format!("no profile with username {:?}", echoed_prefix(username))
+        }
     }
 }
 

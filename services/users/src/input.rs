@@ -2,7 +2,7 @@
 //! path of the field in each violation (`seller.portfolio[0].url`), so a caller learns about
 //! every bad field at once. Nothing deeper sees a proto type or a raw string id.
 
-use gigmesh_errors::{ApiError, FieldViolation, Violations};
+use gigmesh_errors::{ApiError, FieldViolation, Violations, echoed_list};
 use gigmesh_proto::users as proto;
 use gigmesh_proto::users::get_public_profile_request::User as ProtoProfileKey;
 use gigmesh_types::{HttpsUrl, Lines, UserId, parse_text};
@@ -372,7 +372,7 @@ pub fn parse_update_mask(
         match ProfileField::from_path(path) {
             Some(profile_field) if !fields.contains(&profile_field) => fields.push(profile_field),
             Some(_) => {}
-            None => unknown.push(format!("{path:?}")),
+            None => unknown.push(path.as_str()),
         }
     }
     if !unknown.is_empty() {
@@ -381,7 +381,7 @@ pub fn parse_update_mask(
             field,
             format!(
                 "unknown or read-only paths {}; updatable paths are {}",
-                unknown.join(", "),
+                echoed_list(unknown),
                 allowed.join(", ")
             ),
         ));

@@ -20,7 +20,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use secret::Secret;
+pub use secret::{Secret, redact_url};
 pub use sections::{BusConfig, BusKind, DatabaseConfig, LogFormat, TelemetryConfig};
 
 /// Prefix of the environment variables that configure gigmesh.

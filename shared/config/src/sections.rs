@@ -1,16 +1,17 @@
 //! Configuration sections that every gigmesh process shares.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Problems, Validate};
+use crate::{Problems, Validate, redact_url};
 
-/// Where a service keeps its data.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where a service keeps its data. Its `Debug` shows the URL without its password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/to/file.db` or `postgres://user@host:port/database`.
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host:port/database`.
     pub url: String,
     /// Size of the connection pool.
     pub max_connections: u32,
@@ -22,6 +23,16 @@ impl Default for DatabaseConfig {
             url: String::new(),
             max_connections: 10,
         }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
     }
 }
 
@@ -139,6 +150,53 @@ impl Validate for TelemetryConfig {
         }
         if !self.otlp_endpoint.is_empty() && !self.otlp_endpoint.starts_with("http") {
             problems.add(path, "otlp_endpoint", "must be an http(s) URL");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(url: &str) -> String {
+        let config = DatabaseConfig {
+            url: url.to_owned(),
+            ..DatabaseConfig::default()
+        };
+        format!("{config:?} {config:#?}")
+    }
+
+    #[test]
+    fn printed_database_urls_keep_everything_but_the_password() {
+        let printed_config = printed("postgres://gigmesh:hunter2@db:5432/users");
+        assert!(!printed_config.contains("hunter2"), "{printed_config}");
+        assert!(
+            printed_config.contains("postgres://gigmesh:redacted@db:5432/users"),
+            "{printed_config}"
+        );
+        assert!(
+            printed_config.contains("max_connections: 10"),
+            "{printed_config}"
+        );
+        let printed_config = printed("sqlite:///var/lib/gigmesh/users.db");
+        assert!(
+            printed_config.contains("sqlite:///var/lib/gigmesh/users.db"),
+            "{printed_config}"
+        );
+    }
+
+    #[test]
+    fn passwords_are_hidden_even_where_the_url_does_not_parse() {
+        for url in [
+            "postgres://gigmesh:hunter2@db:not-a-port/users",
+            "postgres://gigmesh:hun/ter2@db/users",
+            "postgres://db/users?user=gigmesh&password=hunter2",
+            "postgres://db:not-a-port/users?sslmode=require&password=hunter2",
+        ] {
+            let printed_config = printed(url);
+            assert!(!printed_config.contains("hunter2"), "{printed_config}");
+            assert!(!printed_config.contains("ter2"), "{printed_config}");
+            assert!(printed_config.contains("db"), "{printed_config}");
         }
     }
 }

@@ -3,12 +3,17 @@
 //! Every service turns its own domain error into an [`ApiError`]; the conversion to a gRPC
 //! status lives here so that the same kind of failure always reaches clients the same way:
 //! invalid input as `INVALID_ARGUMENT` with `google.rpc.BadRequest` field violations, internal
-//! failures as an opaque `INTERNAL` whose cause chain goes to the log only.
+//! failures as an opaque `INTERNAL` whose cause chain goes to the log only. A message that
+//! repeats request input repeats it through [`echoed_prefix`] or [`echoed_list`].
+
+mod echo;
 
 use std::fmt;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+pub use echo::{ECHOED_LIST_MAX_VALUES, ECHOED_PREFIX_MAX_BYTES, echoed_list, echoed_prefix};
 
 /// One invalid field of a request and why it is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use gigmesh_errors::ApiError;
+use gigmesh_errors::{ApiError, echoed_prefix};
 use serde::{Deserialize, Serialize};
 
 /// Every active ISO 4217 currency code, sorted.
@@ -40,7 +40,10 @@ impl Currency {
         Self::from_code(raw).ok_or_else(|| {
             ApiError::invalid(
                 field,
-                format!("{raw:?} is not an ISO 4217 currency code such as \"USD\""),
+                format!(
+                    "{:?} is not an ISO 4217 currency code such as \"USD\"",
+                    echoed_prefix(raw)
+                ),
             )
         })
     }

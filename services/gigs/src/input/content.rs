@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use gigmesh_errors::{ApiError, Violations};
+use gigmesh_errors::{ApiError, Violations, echoed_prefix};
 use gigmesh_types::{Lines, parse_text};
 
 use crate::domain;
@@ -35,7 +35,10 @@ pub(super) fn parse_category(raw: &str) -> Result<String, ApiError> {
         Some(category) => Ok(category.id.to_owned()),
         None => Err(ApiError::invalid(
             "gig.category_id",
-            format!("{id:?} is not a category; ListCategories lists them"),
+            format!(
+                "{:?} is not a category; ListCategories lists them",
+                echoed_prefix(id)
+            ),
         )),
     }
 }
@@ -47,7 +50,10 @@ pub(super) fn parse_subcategory(raw: &str) -> Result<String, ApiError> {
     } else {
         Err(ApiError::invalid(
             "gig.subcategory_id",
-            format!("{id:?} is not a subcategory; ListCategories lists them"),
+            format!(
+                "{:?} is not a subcategory; ListCategories lists them",
+                echoed_prefix(id)
+            ),
         ))
     }
 }

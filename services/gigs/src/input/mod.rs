@@ -18,7 +18,7 @@ mod paging;
 pub use self::ids::{parse_gig_id, parse_gig_lookup};
 pub use self::paging::{gig_page_token, parse_gig_page, parse_saved_page, saved_page_token};
 
-use gigmesh_errors::{ApiError, Violations};
+use gigmesh_errors::{ApiError, Violations, echoed_list};
 use gigmesh_grpc::Caller;
 use gigmesh_proto::gigs as proto;
 use gigmesh_types::{GigId, Lines, Money, UserId, parse_text};
@@ -268,7 +268,7 @@ fn parse_update_mask(paths: &[String]) -> Result<Vec<&'static str>, ApiError> {
         {
             Some(field) if !fields.contains(field) => fields.push(*field),
             Some(_) => {}
-            None => unknown.push(format!("{path:?}")),
+            None => unknown.push(path.as_str()),
         }
     }
     if !unknown.is_empty() {
@@ -276,7 +276,7 @@ fn parse_update_mask(paths: &[String]) -> Result<Vec<&'static str>, ApiError> {
             "update_mask",
             format!(
                 "unknown or read-only paths {}; updatable paths are {}",
-                unknown.join(", "),
+                echoed_list(unknown),
                 UPDATABLE_FIELDS.join(", ")
             ),
         ));

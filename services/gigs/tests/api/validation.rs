@@ -1,5 +1,6 @@
 //! Bad input to CreateGig, UpdateGig and PublishGig names every violated field.
 
+use gigmesh_proto::gigs::get_gig_request::Gig as GigKey;
 use gigmesh_proto::gigs::{
     CreateGigRequest, Extra, Gig, MediaKind, PackageTier, Requirement, RequirementKind,
 };
@@ -10,7 +11,10 @@ use uuid::Uuid;
 
 use crate::support::{TestGigs, complete_gig, ids, image, package, usd};
 
-gigmesh_testing::on_sqlite_and_postgres!(bad_input_names_the_field,);
+gigmesh_testing::on_sqlite_and_postgres!(
+    bad_input_names_the_field,
+    huge_values_are_not_echoed_back_in_full,
+);
 
 async fn bad_input_names_the_field(backend: Backend) {
     let mut gigs = TestGigs::start(backend).await;
@@ -291,4 +295,85 @@ async fn bad_input_names_the_field(backend: Backend) {
     // Nothing but the valid gig was created.
     let (mine, _) = gigs.my_gigs(&seller, 0, "").await.expect("list");
     assert_eq!(ids(&mine), [gig.id]);
+}
+
+async fn huge_values_are_not_echoed_back_in_full(backend: Backend) {
+    let mut gigs = TestGigs::start(backend).await;
+    let seller = gigs.seller();
+    let huge = |letter: &str| letter.repeat(1024 * 1024);
+
+    let status = gigs
+        .get(None, GigKey::Slug("s".repeat(3 * 1024 * 1024)))
+        .await
+        .expect_err("unknown slug");
+    assert_eq!(status.code(), Code::NotFound);
+    assert_short(&status);
+    assert!(status.message().contains("ssss"), "{}", status.message());
+
+    let mut cases: Vec<(Gig, &str)> = Vec::new();
+    cases.push((
+        Gig {
+            category_id: huge("c"),
+            subcategory_id: String::new(),
+            ..complete_gig("A valid title for the gig")
+        },
+        "gig.category_id",
+    ));
+    cases.push((
+        Gig {
+            subcategory_id: huge("c"),
+            ..complete_gig("A valid title for the gig")
+        },
+        "gig.subcategory_id",
+    ));
+    let mut gig = complete_gig("A valid title for the gig");
+    for package in &mut gig.packages {
+        package.price = Some(Money {
+            amount_minor: 5_000,
+            currency: huge("c"),
+        });
+    }
+    cases.push((gig, "gig.packages[0].price.currency"));
+    for (gig, field) in cases {
+        let status = gigs.create(&seller, gig).await.expect_err(field);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            violated_fields(&status).iter().any(|name| name == field),
+            "{field}"
+        );
+        assert_short(&status);
+    }
+
+    let gig = gigs
+        .create(&seller, complete_gig("A valid title for the gig"))
+        .await
+        .expect("valid");
+    let huge_path = huge("p");
+    let many_paths: Vec<String> = (0..20_000).map(|n| format!("unknown_{n}")).collect();
+    let many_paths: Vec<&str> = many_paths.iter().map(String::as_str).collect();
+    for paths in [vec!["title", huge_path.as_str()], many_paths] {
+        let status = gigs
+            .update(
+                &seller,
+                Gig {
+                    id: gig.id.clone(),
+                    ..Gig::default()
+                },
+                &paths,
+            )
+            .await
+            .expect_err("unknown path");
+        assert_eq!(violated_fields(&status), ["update_mask"]);
+        assert_short(&status);
+    }
+}
+
+/// Asserts that the message is a few hundred bytes at most: each echoed value is a prefix.
+fn assert_short(status: &tonic::Status) {
+    assert!(
+        status.message().len() < 1_000,
+        "{} bytes: {}…",
+        status.message().len(),
+        &status.message()[..100]
+    );
 }

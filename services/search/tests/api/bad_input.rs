@@ -6,7 +6,10 @@ use gigmesh_testing::Backend;
 
 use crate::support::{TestSearch, assert_invalid, assert_status_invalid, gig};
 
-gigmesh_testing::on_sqlite_and_postgres!(bad_input_is_invalid_argument_with_the_field);
+gigmesh_testing::on_sqlite_and_postgres!(
+    bad_input_is_invalid_argument_with_the_field,
+    a_huge_currency_is_not_echoed_back_in_full,
+);
 
 async fn bad_input_is_invalid_argument_with_the_field(backend: Backend) {
     let mut search = TestSearch::start(backend).await;
@@ -128,4 +131,21 @@ async fn bad_input_is_invalid_argument_with_the_field(backend: Backend) {
         .await
         .map(|_| ());
     assert_status_invalid(result, "gig_id");
+}
+
+async fn a_huge_currency_is_not_echoed_back_in_full(backend: Backend) {
+    let mut search = TestSearch::start(backend).await;
+    let request = SearchGigsRequest {
+        currency: "c".repeat(1024 * 1024),
+        ..SearchGigsRequest::default()
+    };
+    let status = search.search(request).await.expect_err("unknown currency");
+    assert_eq!(gigmesh_testing::violated_fields(&status), ["currency"]);
+    assert!(
+        status.message().len() < 200,
+        "{} bytes: {}…",
+        status.message().len(),
+        &status.message()[..100]
+    );
+    assert!(status.message().contains("cccc"), "{}", status.message());
 }

@@ -11,6 +11,7 @@ use crate::support::{TestUsers, decoded, event_types};
 gigmesh_testing::on_sqlite_and_postgres!(
     update_changes_exactly_the_masked_fields,
     invalid_profile_updates_name_every_bad_field,
+    huge_unknown_values_are_not_echoed_back_in_full,
 );
 
 async fn update_changes_exactly_the_masked_fields(backend: Backend) {
@@ -229,4 +230,50 @@ async fn invalid_profile_updates_name_every_bad_field(backend: Backend) {
     let profile = users.my_profile(&ada).await.expect("profile");
     assert_eq!(profile.display_name, "ada");
     assert!(users.emitted_events().await.is_empty());
+}
+
+async fn huge_unknown_values_are_not_echoed_back_in_full(backend: Backend) {
+    let mut users = TestUsers::start(backend).await;
+    let ada = users.register("ada").await;
+    let huge_path = "p".repeat(1024 * 1024);
+    let status = users
+        .update_profile(&ada, Profile::default(), &["bio", &huge_path])
+        .await
+        .expect_err("unknown path");
+    assert_eq!(violated_fields(&status), ["update_mask"]);
+    assert_short(&status);
+    assert!(status.message().contains("pppp"), "{}", status.message());
+
+    let many_paths: Vec<String> = (0..20_000).map(|n| format!("unknown_{n}")).collect();
+    let many_paths: Vec<&str> = many_paths.iter().map(String::as_str).collect();
+    let status = users
+        .update_profile(&ada, Profile::default(), &many_paths)
+        .await
+        .expect_err("unknown paths");
+    assert_eq!(violated_fields(&status), ["update_mask"]);
+    assert_short(&status);
+
+    let status = users
+        .update_profile(
+            &ada,
+            Profile {
+                country: "x".repeat(1024 * 1024),
+                ..Profile::default()
+            },
+            &["country"],
+        )
+        .await
+        .expect_err("unknown country");
+    assert_eq!(violated_fields(&status), ["profile.country"]);
+    assert_short(&status);
+}
+
+/// Asserts that the message (and every field violation) is a few hundred bytes at most.
+fn assert_short(status: &tonic::Status) {
+    assert!(
+        status.message().len() < 400,
+        "{} bytes: {}…",
+        status.message().len(),
+        &status.message()[..100]
+    );
 }

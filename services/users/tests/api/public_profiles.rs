@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 use crate::support::TestUsers;
 
-gigmesh_testing::on_sqlite_and_postgres!(public_profiles_are_found_by_id_or_username,);
+gigmesh_testing::on_sqlite_and_postgres!(
+    public_profiles_are_found_by_id_or_username,
+    a_huge_unknown_username_is_not_echoed_back_in_full,
+);
 
 async fn public_profiles_are_found_by_id_or_username(backend: Backend) {
     let mut users = TestUsers::start(backend).await;
@@ -62,4 +65,20 @@ async fn public_profiles_are_found_by_id_or_username(backend: Backend) {
         .await
         .expect_err("unknown username");
     assert_eq!(status.code(), Code::NotFound);
+}
+
+async fn a_huge_unknown_username_is_not_echoed_back_in_full(backend: Backend) {
+    let mut users = TestUsers::start(backend).await;
+    let status = users
+        .public_profile(PublicProfileKey::Username("n".repeat(3 * 1024 * 1024)))
+        .await
+        .expect_err("unknown username");
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(
+        status.message().len() < 200,
+        "{} bytes: {}…",
+        status.message().len(),
+        &status.message()[..100]
+    );
+    assert!(status.message().contains("nnnn"), "{}", status.message());
 }
