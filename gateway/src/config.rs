@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 
 /// Largest request message accepted by default (4 MiB, gRPC's usual limit).
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Rate-limit buckets kept by default: a bucket costs under 100 bytes, so this is under
+/// 10 MB, and it is far more distinct clients than call the limited methods within one refill
+/// period of a healthy gateway.
+const DEFAULT_RATE_LIMIT_MAX_TRACKED_CLIENTS: usize = 100_000;
+/// Most rate-limit buckets that may be configured, keeping the limiter under about 1 GB.
+const MAX_RATE_LIMIT_MAX_TRACKED_CLIENTS: usize = 10_000_000;
 
 /// Configuration of the gateway (`gateway.*`, `GIGMESH__GATEWAY__*`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +27,9 @@ pub struct GatewayConfig {
     pub rate_limit_per_minute: u32,
     /// Calls a client address may make at once above the sustained rate.
     pub rate_limit_burst: u32,
+    /// Most rate-limit buckets kept at once (one per IPv4 address, one per IPv6 /64); when
+    /// every bucket is in use, new clients are refused until one has refilled.
+    pub rate_limit_max_tracked_clients: usize,
     /// Proxies (addresses or CIDR networks, e.g. Envoy's) whose `x-forwarded-for` is
     /// believed; from anyone else the header is replaced with the peer address.
     pub trusted_proxies: Vec<String>,
@@ -37,6 +46,7 @@ impl Default for GatewayConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
+            rate_limit_max_tracked_clients: DEFAULT_RATE_LIMIT_MAX_TRACKED_CLIENTS,
             trusted_proxies: Vec::new(),
             cors_allowed_origins: vec!["*".to_owned()],
             drain_timeout_seconds: 30,
@@ -99,6 +109,14 @@ impl Validate for GatewayConfig {
         if self.rate_limit_burst == 0 {
             problems.add(path, "rate_limit_burst", "must be at least 1");
         }
+        if !(1..=MAX_RATE_LIMIT_MAX_TRACKED_CLIENTS).contains(&self.rate_limit_max_tracked_clients)
+        {
+            problems.add(
+                path,
+                "rate_limit_max_tracked_clients",
+                format!("must be between 1 and {MAX_RATE_LIMIT_MAX_TRACKED_CLIENTS}"),
+            );
+        }
         for entry in &self.trusted_proxies {
             if let Err(error) = parse_network(entry) {
                 problems.add(path, "trusted_proxies", error.to_string());
@@ -145,6 +163,7 @@ mod tests {
             max_message_bytes: 10,
             rate_limit_per_minute: 0,
             rate_limit_burst: 0,
+            rate_limit_max_tracked_clients: 0,
             trusted_proxies: vec!["10.0.0.0/8".to_owned(), "proxy.local".to_owned()],
             cors_allowed_origins: vec!["app.example.com".to_owned()],
             drain_timeout_seconds: 0,
@@ -155,6 +174,7 @@ mod tests {
             "gateway.max_message_bytes",
             "gateway.rate_limit_per_minute",
             "gateway.rate_limit_burst",
+            "gateway.rate_limit_max_tracked_clients",
             "gateway.trusted_proxies",
             "gateway.cors_allowed_origins",
         ] {

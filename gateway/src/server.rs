@@ -128,6 +128,7 @@ impl Gateway {
             rate_limiter: ClientRateLimiter::new(
                 config.rate_limit_per_minute,
                 config.rate_limit_burst,
+                config.rate_limit_max_tracked_clients,
             ),
             client_addresses: ClientAddressResolver::new(config.trusted_proxy_networks()?),
             max_message_bytes: config.max_message_bytes,

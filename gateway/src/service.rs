@@ -394,7 +394,7 @@ mod tests {
             )]),
             known_services: HashMap::from([("gigmesh.test.v1.TestService".to_owned(), true)]),
             verifier: TokenVerifier::from_jwks(Vec::new()),
-            rate_limiter: ClientRateLimiter::new(60, 10),
+            rate_limiter: ClientRateLimiter::new(60, 10, 100),
             client_addresses: ClientAddressResolver::default(),
             max_message_bytes: 1024,
         }

@@ -6,6 +6,7 @@ use tonic::Code;
 
 use crate::support::{
     BOTH_KINDS, GrpcWebFormat, SIGN_UP, UpstreamKind, grpc_web_call, sign_up_request, start,
+    with_header,
 };
 
 #[tokio::test]
@@ -87,4 +88,79 @@ async fn oversized_messages_are_refused() {
         client.sign_up(sign_up_request()).await.unwrap();
         assert_eq!(mesh.seen.count("SignUp"), 1);
     }
+}
+
+/// Ada's sign-up as a trusted proxy relays it for `client`.
+fn sign_up_from(client: &str) -> tonic::Request<auth::SignUpRequest> {
+    with_header(sign_up_request(), "x-forwarded-for", client)
+}
+
+/// A gateway behind a proxy on loopback, allowing one limited call per client at a time.
+fn one_call_per_client() -> GatewayConfig {
+    GatewayConfig {
+        trusted_proxies: vec!["127.0.0.0/8".to_owned()],
+        rate_limit_per_minute: 1,
+        rate_limit_burst: 1,
+        ..GatewayConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64_network() {
+    let mesh = start(one_call_per_client(), UpstreamKind::InProcess).await;
+    let mut client = mesh.auth().await;
+    client
+        .sign_up(sign_up_from("2001:db8:1:2::1"))
+        .await
+        .unwrap();
+    let status = client
+        .sign_up(sign_up_from("2001:db8:1:2:ffff::9"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "one /64 shares one budget"
+    );
+    client
+        .sign_up(sign_up_from("2001:db8:1:3::1"))
+        .await
+        .unwrap();
+
+    // IPv4 stays per address, and an IPv4-mapped IPv6 address is its IPv4 address.
+    client.sign_up(sign_up_from("192.0.2.1")).await.unwrap();
+    let status = client
+        .sign_up(sign_up_from("::ffff:192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    client.sign_up(sign_up_from("192.0.2.2")).await.unwrap();
+    assert_eq!(mesh.seen.count("SignUp"), 4);
+}
+
+#[tokio::test]
+async fn new_clients_are_refused_while_the_limiter_is_full() {
+    let config = GatewayConfig {
+        rate_limit_burst: 2,
+        rate_limit_max_tracked_clients: 2,
+        ..one_call_per_client()
+    };
+    let mesh = start(config, UpstreamKind::InProcess).await;
+    let mut client = mesh.auth().await;
+    client
+        .sign_up(sign_up_from("2001:db8:1:1::1"))
+        .await
+        .unwrap();
+    client.sign_up(sign_up_from("198.51.100.7")).await.unwrap();
+    let status = client
+        .sign_up(sign_up_from("2001:db8:1:2::1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    // The clients already tracked keep their budgets.
+    client
+        .sign_up(sign_up_from("2001:db8:1:1::2"))
+        .await
+        .unwrap();
+    assert_eq!(mesh.seen.count("SignUp"), 3);
 }
