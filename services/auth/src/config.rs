@@ -37,9 +37,19 @@ impl Default for Config {
     }
 }
 
-/// Argon2id cost parameters. The defaults are OWASP's recommendation for argon2id
-/// (m = 19 MiB, t = 2, p = 1). Stored hashes carry their own parameters, so raising them
-/// only affects new hashes; accounts are re-hashed at their next successful log-in.
+/// Argon2id cost parameters, and how many hashes may run and wait at once. The cost defaults
+/// are OWASP's recommendation for argon2id (m = 19 MiB, t = 2, p = 1). Stored hashes carry
+/// their own parameters, so raising them only affects new hashes; accounts are re-hashed at
+/// their next successful log-in.
+///
+/// Every running hash holds `memory_kib` until it ends, so hashing needs up to
+/// `max_concurrent_hashes × memory_kib` of memory: 8 × 19 MiB = 152 MiB at most with the
+/// defaults, which leaves most of the chart's 512 MiB limit for auth to the rest of the
+/// service. A waiting hash holds no argon2 memory. Hashing is CPU-bound, so more hashes
+/// than cores only add memory and latency, not throughput; a hash that would find
+/// `max_concurrent_hashes` running and `max_queued_hashes` waiting is refused with
+/// `RESOURCE_EXHAUSTED` and a retry hint. Lower `max_concurrent_hashes` when raising
+/// `memory_kib`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Argon2Config {
@@ -49,14 +59,27 @@ pub struct Argon2Config {
     pub iterations: u32,
     /// Lanes (default 1).
     pub parallelism: u32,
+    /// Hashes (and verifications) running at once (default: the available cores, at most
+    /// 8).
+    pub max_concurrent_hashes: u32,
+    /// Hashes waiting for a running slot; one more is refused (default 16).
+    pub max_queued_hashes: u32,
 }
+
+/// The most hashes the default lets run at once: 8 × 19 MiB fits the chart's memory limit.
+const DEFAULT_MAX_CONCURRENT_HASHES: u32 = 8;
 
 impl Default for Argon2Config {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Self {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
+            max_concurrent_hashes: u32::try_from(cores)
+                .unwrap_or(u32::MAX)
+                .clamp(1, DEFAULT_MAX_CONCURRENT_HASHES),
+            max_queued_hashes: 16,
         }
     }
 }
@@ -87,6 +110,10 @@ impl Default for ThrottleConfig {
 }
 
 const MAX_TTL_SECONDS: u64 = 365 * 24 * 60 * 60;
+/// Far more hashes at once than any machine has cores for.
+const MAX_CONCURRENT_HASHES: u32 = 256;
+/// A longer queue only makes callers wait longer before the same refusal.
+const MAX_QUEUED_HASHES: u32 = 4_096;
 
 impl Config {
     /// Lifetime of access tokens.
@@ -163,6 +190,20 @@ impl Validate for Config {
                 format!("must be between {min_memory} (8 per lane) and 4194304 KiB"),
             );
         }
+        if !(1..=MAX_CONCURRENT_HASHES).contains(&self.argon2.max_concurrent_hashes) {
+            problems.add(
+                path,
+                "argon2.max_concurrent_hashes",
+                format!("must be between 1 and {MAX_CONCURRENT_HASHES}"),
+            );
+        }
+        if self.argon2.max_queued_hashes > MAX_QUEUED_HASHES {
+            problems.add(
+                path,
+                "argon2.max_queued_hashes",
+                format!("must be at most {MAX_QUEUED_HASHES}"),
+            );
+        }
         check_lifetime(
             path,
             "throttle.window_seconds",
@@ -213,6 +254,8 @@ mod tests {
         assert_eq!(config.argon2.memory_kib, 19_456);
         assert_eq!(config.argon2.iterations, 2);
         assert_eq!(config.argon2.parallelism, 1);
+        assert!((1..=8).contains(&config.argon2.max_concurrent_hashes));
+        assert_eq!(config.argon2.max_queued_hashes, 16);
         assert_eq!(config.access_token_ttl(), Duration::from_secs(900));
     }
 
@@ -225,6 +268,8 @@ mod tests {
                 memory_kib: 1,
                 iterations: 0,
                 parallelism: 0,
+                max_concurrent_hashes: 0,
+                max_queued_hashes: 5_000,
             },
             throttle: ThrottleConfig {
                 window_seconds: 0,
@@ -242,6 +287,8 @@ mod tests {
             "argon2.memory_kib",
             "argon2.iterations",
             "argon2.parallelism",
+            "argon2.max_concurrent_hashes",
+            "argon2.max_queued_hashes",
             "throttle.window_seconds",
             "throttle.max_failures_per_account",
             "throttle.max_failures_per_address",

@@ -1,5 +1,6 @@
-//! The auth service's own metrics: log-in attempts by outcome, and spent refresh tokens
-//! presented again. The per-RPC metrics come from the shared gRPC layer.
+//! The auth service's own metrics: log-in attempts by outcome, spent refresh tokens
+//! presented again, and password hashes refused for want of capacity. The per-RPC metrics
+//! come from the shared gRPC layer.
 
 use crate::error::AuthError;
 
@@ -7,6 +8,8 @@ use crate::error::AuthError;
 const LOG_INS_TOTAL: &str = "gigmesh_auth_log_ins_total";
 /// Spent refresh tokens presented again (each revokes a session).
 const REFRESH_TOKEN_REUSE_TOTAL: &str = "gigmesh_auth_refresh_token_reuse_total";
+/// Password hashes refused because every hashing slot and queue place was taken.
+const HASHING_REFUSED_TOTAL: &str = "gigmesh_auth_password_hashing_refused_total";
 
 /// Describes the auth metrics to the recorder.
 pub(crate) fn describe_metrics() {
@@ -14,6 +17,10 @@ pub(crate) fn describe_metrics() {
     metrics::describe_counter!(
         REFRESH_TOKEN_REUSE_TOTAL,
         "spent refresh tokens presented again; each revokes its session"
+    );
+    metrics::describe_counter!(
+        HASHING_REFUSED_TOTAL,
+        "password hashes refused because every hashing slot and queue place was taken"
     );
 }
 
@@ -23,6 +30,7 @@ pub(crate) fn count_log_in<T>(result: &Result<T, AuthError>) {
         Ok(_) => "success",
         Err(AuthError::InvalidCredentials) => "invalid_credentials",
         Err(AuthError::TooManyFailedLogIns { .. }) => "throttled",
+        Err(AuthError::HashingAtCapacity) => "hashing_at_capacity",
         Err(AuthError::EmailNotVerified) => "email_not_verified",
         Err(AuthError::AccountSuspended) => "account_suspended",
         Err(AuthError::Api(_)) => "invalid_argument",
@@ -34,4 +42,9 @@ pub(crate) fn count_log_in<T>(result: &Result<T, AuthError>) {
 /// Counts a spent refresh token presented again.
 pub(crate) fn count_refresh_token_reuse() {
     metrics::counter!(REFRESH_TOKEN_REUSE_TOTAL).increment(1);
+}
+
+/// Counts a password hash refused for want of capacity.
+pub(crate) fn count_hashing_refused() {
+    metrics::counter!(HASHING_REFUSED_TOTAL).increment(1);
 }

@@ -1,7 +1,9 @@
-//! Password hashing (argon2id) and the random secrets handed to clients (refresh tokens and
-//! mailed tokens), of which only a SHA-256 digest is ever stored.
+//! Password hashing (argon2id), bounded in how many hashes run and wait at once, and the
+//! random secrets handed to clients (refresh tokens and mailed tokens), of which only a
+//! SHA-256 digest is ever stored.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use argon2::password_hash::rand_core::OsRng;
@@ -11,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Argon2Config;
 use crate::domain::Password;
@@ -18,18 +21,45 @@ use crate::domain::Password;
 /// Random bytes in every secret token.
 const SECRET_TOKEN_BYTES: usize = 32;
 
+/// How long a caller refused for want of hashing capacity is told to wait: a queue's worth
+/// of hashes takes well under this.
+pub const HASHING_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Why a password could not be hashed or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    /// Every hashing slot is taken and the queue is full.
+    #[error("too many passwords are being checked right now")]
+    AtCapacity,
+    /// Hashing itself failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Hashes and verifies passwords with argon2id. Hashing is slow on purpose, so it runs on the
-/// blocking thread pool and never stalls the async runtime.
+/// blocking thread pool and never stalls the async runtime. At most `max_concurrent_hashes`
+/// run at once (each holds `memory_kib`) and `max_queued_hashes` wait; one more is refused
+/// with [`HashingError::AtCapacity`] rather than queued without bound.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     /// A hash of a random password, verified against when no account matches a log-in name,
     /// so that an unknown account costs as much time as a wrong password.
     dummy_hash: Arc<str>,
+    /// One permit per hash running or waiting: taken without waiting, or the hash is refused.
+    admitted: Arc<Semaphore>,
+    /// One permit per running hash: waited for in the queue.
+    running: Arc<Semaphore>,
+}
+
+/// The permits a hash holds until its blocking task ends, even when its caller went away.
+struct HashingPermits {
+    _admitted: OwnedSemaphorePermit,
+    _running: OwnedSemaphorePermit,
 }
 
 impl PasswordHasher {
-    /// A hasher with `config`'s cost parameters.
+    /// A hasher with `config`'s cost parameters and concurrency bounds.
     pub async fn new(config: &Argon2Config) -> anyhow::Result<Self> {
         let params = Params::new(
             config.memory_kib,
@@ -38,13 +68,53 @@ impl PasswordHasher {
             None,
         )
         .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))?;
+        let max_running = usize::try_from(config.max_concurrent_hashes.max(1))?;
+        let max_admitted = max_running + usize::try_from(config.max_queued_hashes)?;
         let mut hasher = Self {
             params,
             dummy_hash: Arc::from(""),
+            admitted: Arc::new(Semaphore::new(max_admitted)),
+            running: Arc::new(Semaphore::new(max_running)),
         };
         let dummy_password = SecretToken::generate().token;
         hasher.dummy_hash = Arc::from(hasher.hash_text(dummy_password).await?);
         Ok(hasher)
+    }
+
+    /// A running slot for one hash: a place in the queue right away or a refusal, then a
+    /// wait in the queue for a slot.
+    async fn hashing_permits(&self) -> Result<HashingPermits, HashingError> {
+        let admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
+            crate::counters::count_hashing_refused();
+            tracing::debug!("password hashing at capacity: refusing");
+            HashingError::AtCapacity
+        })?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the hashing semaphore is closed")?;
+        Ok(HashingPermits {
+            _admitted: admitted,
+            _running: running,
+        })
+    }
+
+    /// Runs `work` on the blocking pool once a hashing slot is free; the slot is held until
+    /// `work` returns.
+    async fn run_hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, HashingError> {
+        let permits = self.hashing_permits().await?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permits = permits;
+            work()
+        })
+        .await
+        .context("password hashing task failed")??;
+        Ok(outcome)
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
@@ -52,13 +122,13 @@ impl PasswordHasher {
     }
 
     /// The PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of `password`, with a fresh salt.
-    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &Password) -> Result<String, HashingError> {
         self.hash_text(password.expose().to_owned()).await
     }
 
-    async fn hash_text(&self, clear_text: String) -> anyhow::Result<String> {
+    async fn hash_text(&self, clear_text: String) -> Result<String, HashingError> {
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || {
+        self.run_hashing(move || {
             let salt = SaltString::generate(&mut OsRng);
             Self::argon2(params)
                 .hash_password(clear_text.as_bytes(), &salt)
@@ -66,7 +136,6 @@ impl PasswordHasher {
                 .map_err(|error| anyhow::anyhow!("cannot hash a password: {error}"))
         })
         .await
-        .context("password hashing task failed")?
     }
 
     /// Whether `password` matches `stored_hash`. With no stored hash (no such account) the
@@ -75,23 +144,24 @@ impl PasswordHasher {
         &self,
         password: &Password,
         stored_hash: Option<&str>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool, HashingError> {
         let account_exists = stored_hash.is_some();
         let hash = stored_hash.unwrap_or(&self.dummy_hash).to_owned();
         let clear_text = password.expose().to_owned();
         let params = self.params.clone();
-        let matches = tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|error| anyhow::anyhow!("stored password hash is malformed: {error}"))?;
-            // The cost parameters and salt come from the stored hash itself.
-            match Self::argon2(params).verify_password(clear_text.as_bytes(), &parsed) {
-                Ok(()) => Ok(true),
-                Err(password_hash::Error::Password) => Ok(false),
-                Err(error) => Err(anyhow::anyhow!("cannot verify a password: {error}")),
-            }
-        })
-        .await
-        .context("password verification task failed")??;
+        let matches = self
+            .run_hashing(move || {
+                let parsed = PasswordHash::new(&hash).map_err(|error| {
+                    anyhow::anyhow!("stored password hash is malformed: {error}")
+                })?;
+                // The cost parameters and salt come from the stored hash itself.
+                match Self::argon2(params).verify_password(clear_text.as_bytes(), &parsed) {
+                    Ok(()) => Ok(true),
+                    Err(password_hash::Error::Password) => Ok(false),
+                    Err(error) => Err(anyhow::anyhow!("cannot verify a password: {error}")),
+                }
+            })
+            .await?;
         Ok(matches && account_exists)
     }
 
@@ -151,6 +221,7 @@ mod tests {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
+            ..Argon2Config::default()
         }
     }
 
@@ -173,6 +244,37 @@ mod tests {
         .unwrap();
         assert!(stronger.needs_rehash(&hash));
         assert!(stronger.verify(&password, Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_beyond_the_running_and_queued_ones_are_refused() {
+        let hasher = PasswordHasher::new(&Argon2Config {
+            max_concurrent_hashes: 1,
+            max_queued_hashes: 1,
+            ..cheap()
+        })
+        .await
+        .unwrap();
+        let password = Password::parse_new("password", "correct horse battery".into()).unwrap();
+        let running = hasher.hashing_permits().await.unwrap();
+        let queued = tokio::spawn({
+            let hasher = hasher.clone();
+            let password = password.clone();
+            async move { hasher.hash(&password).await }
+        });
+        while hasher.admitted.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            hasher.verify(&password, None).await,
+            Err(HashingError::AtCapacity)
+        ));
+        drop(running);
+        queued
+            .await
+            .unwrap()
+            .expect("the queued hash runs once a slot is free");
+        assert!(!hasher.verify(&password, None).await.unwrap());
     }
 
     #[test]

@@ -460,6 +460,14 @@ pub struct FailureCount {
     pub failures: i64,
 }
 
+/// How long a refused attempt waits at `now` until its window ends; at least a millisecond,
+/// so that a refusal always tells the caller to wait.
+pub fn throttle_wait(count: Option<FailureCount>, limit: ThrottleLimit, now: i64) -> Duration {
+    check_throttle(count, limit, now)
+        .err()
+        .unwrap_or(Duration::from_millis(1))
+}
+
 /// Whether another attempt is allowed at `now`; when not, how long until it is.
 pub fn check_throttle(
     count: Option<FailureCount>,
@@ -641,5 +649,27 @@ mod tests {
             Err(Duration::from_millis(700))
         );
         assert!(check_throttle(Some(three), limit, 1_100).is_ok());
+    }
+
+    #[test]
+    fn a_refused_attempt_always_waits() {
+        let limit = ThrottleLimit {
+            max_failures: 3,
+            window_millis: 1_000,
+        };
+        let three = FailureCount {
+            window_start: 100,
+            failures: 3,
+        };
+        assert_eq!(
+            throttle_wait(Some(three), limit, 400),
+            Duration::from_millis(700)
+        );
+        // A counter gone or over by the time the refusal is explained still says wait.
+        assert_eq!(throttle_wait(None, limit, 400), Duration::from_millis(1));
+        assert_eq!(
+            throttle_wait(Some(three), limit, 1_100),
+            Duration::from_millis(1)
+        );
     }
 }

@@ -8,6 +8,8 @@ use gigmesh_errors::ApiError;
 use gigmesh_types::{SessionId, UserId};
 use tonic::Status;
 
+use crate::credentials::{HASHING_RETRY_AFTER, HashingError};
+
 /// Why an auth request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -37,6 +39,12 @@ pub enum AuthError {
         /// How long until an attempt is allowed again.
         retry_after: Duration,
     },
+    /// Every password-hashing slot is busy and the queue is full.
+    #[error(
+        "too many passwords are being checked right now: retry in {} seconds",
+        retry_seconds(HASHING_RETRY_AFTER)
+    )]
+    HashingAtCapacity,
     /// The refresh token is unknown or expired.
     #[error("refresh token is not valid: log in again")]
     InvalidRefreshToken,
@@ -86,6 +94,15 @@ impl From<sqlx::Error> for AuthError {
     }
 }
 
+impl From<HashingError> for AuthError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::AtCapacity => Self::HashingAtCapacity,
+            HashingError::Failed(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         let message = error.to_string();
@@ -105,6 +122,10 @@ impl From<AuthError> for ApiError {
             AuthError::TooManyFailedLogIns { retry_after } => ApiError::RetryLater {
                 message,
                 retry_after: Duration::from_secs(retry_seconds(retry_after)),
+            },
+            AuthError::HashingAtCapacity => ApiError::RetryLater {
+                message,
+                retry_after: Duration::from_secs(retry_seconds(HASHING_RETRY_AFTER)),
             },
             AuthError::InvalidMailedToken { field } => ApiError::invalid(
                 field,
@@ -144,6 +165,18 @@ mod tests {
         assert!(status.message().contains("retry in 2 seconds"));
         let retry = status.get_details_retry_info().expect("retry info");
         assert_eq!(retry.retry_delay, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn hashing_at_capacity_carries_a_retry_hint() {
+        let status = Status::from(AuthError::HashingAtCapacity);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(
+            status.message().contains("retry in 1 seconds"),
+            "{status:?}"
+        );
+        let retry = status.get_details_retry_info().expect("retry info");
+        assert_eq!(retry.retry_delay, Some(HASHING_RETRY_AFTER));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Account, AccountState, FailureCount, MailedTokenPurpose, RefreshTokenRecord, RevokeReason,
-    Session, ThrottleScope, Username,
+    Session, ThrottleLimit, ThrottleScope, Username,
 };
 
 /// A value read from the database that does not parse; the store was written by something
@@ -705,7 +705,7 @@ pub async fn unretired_signing_keys(
         .collect()
 }
 
-/// The failed log-in counter of `subject` in `scope`.
+/// The failed-attempt counter of `subject` in `scope`.
 #[instrument(skip_all, fields(scope = scope.as_str()))]
 pub async fn failure_count(
     conn: &mut AnyConnection,
@@ -728,31 +728,66 @@ pub async fn failure_count(
     }
 }
 
-/// Counts one failed log-in of `subject`, starting a new window when the last one is over.
-/// One statement, so concurrent failures on several replicas all count.
+/// Counts one attempt of `subject` as failed before it is checked, starting a new window
+/// when the last one is over, unless the window already holds `max_failures`; returns the
+/// start of the window it was counted in, or `None` when it was refused. One conditional
+/// upsert, so concurrent attempts on several replicas can never pass the limit together.
 #[instrument(skip_all, fields(scope = scope.as_str()))]
-pub async fn record_failure(
+pub async fn reserve_attempt(
     conn: &mut AnyConnection,
     scope: ThrottleScope,
     subject: &str,
     now: i64,
-    window_millis: i64,
-) -> Result<(), DbError> {
-    sqlx::query(
+    limit: ThrottleLimit,
+) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query(
         "INSERT INTO login_failures (scope, subject, window_start, failures) \
          VALUES ($1, $2, $3, 1) \
          ON CONFLICT (scope, subject) DO UPDATE SET \
          failures = CASE WHEN login_failures.window_start <= $4 THEN 1 \
                          ELSE login_failures.failures + 1 END, \
          window_start = CASE WHEN login_failures.window_start <= $4 THEN $3 \
-                             ELSE login_failures.window_start END",
+                             ELSE login_failures.window_start END \
+         WHERE login_failures.window_start <= $4 OR login_failures.failures < $5 \
+         RETURNING window_start",
     )
     .bind(scope.as_str())
     .bind(subject)
     .bind(now)
-    .bind(now.saturating_sub(window_millis))
+    .bind(now.saturating_sub(limit.window_millis))
+    .bind(i64::from(limit.max_failures))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(Some(row.try_get("window_start")?)),
+        None => Ok(None),
+    }
+}
+
+/// Takes back an attempt [`reserve_attempt`] counted in the window that started at
+/// `window_start`; an attempt of a window that is over is not taken back from the next.
+#[instrument(skip_all, fields(scope = scope.as_str()))]
+pub async fn release_attempt(
+    conn: &mut AnyConnection,
+    scope: ThrottleScope,
+    subject: &str,
+    window_start: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE login_failures SET failures = failures - 1 \
+         WHERE scope = $1 AND subject = $2 AND window_start = $3 AND failures > 0",
+    )
+    .bind(scope.as_str())
+    .bind(subject)
+    .bind(window_start)
     .execute(&mut *conn)
     .await?;
+    // A counter with nothing left in it is no counter: the next failure starts a window.
+    sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND subject = $2 AND failures <= 0")
+        .bind(scope.as_str())
+        .bind(subject)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! The auth use cases: each takes domain values, runs against the store (a state change and
 //! its outbox events in one transaction) and answers with domain values, never proto. This
 //! file holds the state they share ([`AuthCore`]) and the steps several of them take: live
-//! session checks, log-in throttling, mailed tokens. The use cases themselves live by
-//! concern in `accounts.rs`, `sessions.rs` and `passwords.rs`.
+//! session checks, throttling of password attempts, mailed tokens. The use cases themselves
+//! live by concern in `accounts.rs`, `sessions.rs` and `passwords.rs`.
 
 mod accounts;
 mod passwords;
@@ -19,7 +19,7 @@ use sqlx::pool::PoolConnection;
 use crate::config::{Config, millis};
 use crate::credentials::{PasswordHasher, SecretToken};
 use crate::domain::{
-    CallerSession, MailedTokenPurpose, ThrottleLimit, ThrottleScope, check_throttle,
+    CallerSession, MailedTokenPurpose, ThrottleLimit, ThrottleScope, throttle_wait,
 };
 use crate::error::AuthError;
 use crate::store::{self, AccountWithHash, SessionStatus};
@@ -31,6 +31,19 @@ pub(crate) struct AuthCore {
     pub(crate) config: Config,
     pub(crate) hasher: PasswordHasher,
     pub(crate) signer: TokenSigner,
+}
+
+/// Attempts counted as failed before their password is checked.
+#[must_use = "reserved attempts are kept as failures or given back"]
+struct ReservedAttempts {
+    reserved: Vec<ReservedAttempt>,
+}
+
+/// One subject's counted attempt, and the window it was counted in.
+struct ReservedAttempt {
+    scope: ThrottleScope,
+    subject: String,
+    window_start: i64,
 }
 
 /// A mailed token just issued: the secret for the mail, and when it expires (unix millis).
@@ -84,33 +97,74 @@ impl AuthCore {
         }
     }
 
-    /// Refuses another attempt of `subject` while its failures fill the window.
-    async fn ensure_not_throttled(
-        &self,
-        conn: &mut AnyConnection,
-        scope: ThrottleScope,
-        subject: &str,
-    ) -> Result<(), AuthError> {
-        let count = store::failure_count(conn, scope, subject).await?;
-        check_throttle(count, self.throttle_limit(scope), now_millis()).map_err(|retry_after| {
-            tracing::warn!(scope = scope.as_str(), "log-in throttled");
-            AuthError::TooManyFailedLogIns { retry_after }
-        })
-    }
-
-    /// Counts a failed attempt against every one of `subjects`, together.
-    async fn record_failed_attempt(
+    /// Counts an attempt of every one of `subjects` as failed before its password is
+    /// checked, in one transaction, or refuses it (counting nothing) while the failures of
+    /// any of them fill its window. Counting first is what keeps concurrent guesses from all
+    /// passing the check: at most the limit of them are ever let through to be checked. The
+    /// caller keeps the count when the password is wrong and gives it back with
+    /// [`Self::release_attempts`] otherwise; an attempt abandoned by its caller while its
+    /// password is checked stays counted.
+    async fn reserve_attempts(
         &self,
         subjects: &[(ThrottleScope, &str)],
-    ) -> Result<(), AuthError> {
+    ) -> Result<ReservedAttempts, AuthError> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        for (scope, subject) in subjects {
-            let window_millis = self.throttle_limit(*scope).window_millis;
-            store::record_failure(&mut tx, *scope, subject, now, window_millis).await?;
+        let mut reserved = Vec::with_capacity(subjects.len());
+        for &(scope, subject) in subjects {
+            let limit = self.throttle_limit(scope);
+            let Some(window_start) =
+                store::reserve_attempt(&mut tx, scope, subject, now, limit).await?
+            else {
+                let count = store::failure_count(&mut tx, scope, subject).await?;
+                tx.rollback().await.map_err(DbError::from)?;
+                tracing::warn!(scope = scope.as_str(), "attempt throttled");
+                return Err(AuthError::TooManyFailedLogIns {
+                    retry_after: throttle_wait(count, limit, now),
+                });
+            };
+            reserved.push(ReservedAttempt {
+                scope,
+                subject: subject.to_owned(),
+                window_start,
+            });
+        }
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(ReservedAttempts { reserved })
+    }
+
+    /// Gives back `attempts` whose password checked out, in one transaction; the counter of
+    /// `cleared` (a proven password resets the account's) is forgotten instead.
+    async fn release_attempts(
+        &self,
+        attempts: ReservedAttempts,
+        cleared: Option<ThrottleScope>,
+    ) -> Result<(), AuthError> {
+        let mut tx = self.db.begin().await?;
+        for attempt in &attempts.reserved {
+            if cleared == Some(attempt.scope) {
+                store::clear_failures(&mut tx, attempt.scope, &attempt.subject).await?;
+            } else {
+                store::release_attempt(
+                    &mut tx,
+                    attempt.scope,
+                    &attempt.subject,
+                    attempt.window_start,
+                )
+                .await?;
+            }
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(())
+    }
+
+    /// Gives back `attempts` whose password could not be checked (`error`), and returns
+    /// `error`: an attempt that was never evaluated is no failure.
+    async fn release_unchecked(&self, attempts: ReservedAttempts, error: AuthError) -> AuthError {
+        if let Err(release_error) = self.release_attempts(attempts, None).await {
+            tracing::warn!(error = %release_error, "cannot give back an unchecked attempt");
+        }
+        error
     }
 
     /// Issues a new mailed token of the account for `purpose`, valid for `ttl`, inside `tx`;

@@ -14,7 +14,8 @@ use crate::store;
 
 impl AuthCore {
     /// Sets a new password once `current_password` checks out, and revokes every session of
-    /// the account but the caller's.
+    /// the account but the caller's. A wrong current password counts against the account
+    /// like a failed log-in, reserved before it is checked.
     pub(crate) async fn change_password(
         &self,
         caller: CallerSession,
@@ -22,23 +23,26 @@ impl AuthCore {
         new_password: &Password,
     ) -> Result<(), AuthError> {
         self.require_live_session(caller).await?;
-        let account_subject = caller.account_id.to_string();
-        let found = {
-            let mut conn = self.connection().await?;
-            self.ensure_not_throttled(&mut conn, ThrottleScope::Account, &account_subject)
-                .await?;
-            self.load_account(&mut conn, caller.account_id).await?
-        };
-        let matches = self
+        let found = self
+            .load_account(&mut *self.connection().await?, caller.account_id)
+            .await?;
+        let attempts = self
+            .reserve_attempts(&[(ThrottleScope::Account, &caller.account_id.to_string())])
+            .await?;
+        let matches = match self
             .hasher
             .verify(current_password, Some(&found.password_hash))
-            .await?;
+            .await
+        {
+            Ok(matches) => matches,
+            Err(error) => return Err(self.release_unchecked(attempts, error.into()).await),
+        };
         if !matches {
-            self.record_failed_attempt(&[(ThrottleScope::Account, &account_subject)])
-                .await?;
+            // The reserved attempt stays counted: it is the failure.
             tracing::info!("password change refused: wrong current password");
             return Err(AuthError::WrongCurrentPassword);
         }
+        self.release_attempts(attempts, None).await?;
         let new_hash = self.hasher.hash(new_password).await?;
         let now = now_millis();
         let mut tx = self.db.begin().await?;

@@ -22,48 +22,47 @@ use crate::store::{self, NewSession, SessionStatus};
 impl AuthCore {
     /// Checks the password presented for `login` and opens a session for `origin`. Unknown
     /// names and wrong passwords read the same and are throttled the same; the account's
-    /// state is told only once the password is proven.
+    /// state is told only once the password is proven. The attempt counts against the
+    /// account and the address before the password is checked; a proven password resets the
+    /// account's count and gives the address's back.
     pub(crate) async fn log_in(
         &self,
         login: &LoginName,
         password: &Password,
         origin: &ClientOrigin,
     ) -> Result<LoggedIn, AuthError> {
-        let mut conn = self.connection().await?;
-        self.ensure_not_throttled(&mut conn, ThrottleScope::Address, &origin.client_address)
-            .await?;
-        let found = match login {
-            LoginName::Email(email) => store::find_account_by_email(&mut conn, email).await?,
-            LoginName::Username(key) => store::find_account_by_username(&mut conn, key).await?,
+        let found = {
+            let mut conn = self.connection().await?;
+            match login {
+                LoginName::Email(email) => store::find_account_by_email(&mut conn, email).await?,
+                LoginName::Username(key) => store::find_account_by_username(&mut conn, key).await?,
+            }
         };
         let account_subject = match &found {
             Some(found) => found.account.id.to_string(),
             None => login.unknown_account_subject(),
         };
-        self.ensure_not_throttled(&mut conn, ThrottleScope::Account, &account_subject)
-            .await?;
-        // Do not hold a connection while hashing.
-        drop(conn);
-
-        let stored_hash = found.as_ref().map(|found| found.password_hash.as_str());
-        let password_ok = self.hasher.verify(password, stored_hash).await?;
-        let Some(found) = found.filter(|_| password_ok) else {
-            self.record_failed_attempt(&[
-                (ThrottleScope::Account, &account_subject),
+        let attempts = self
+            .reserve_attempts(&[
                 (ThrottleScope::Address, &origin.client_address),
+                (ThrottleScope::Account, &account_subject),
             ])
             .await?;
+
+        let stored_hash = found.as_ref().map(|found| found.password_hash.as_str());
+        let password_ok = match self.hasher.verify(password, stored_hash).await {
+            Ok(password_ok) => password_ok,
+            Err(error) => return Err(self.release_unchecked(attempts, error.into()).await),
+        };
+        let Some(found) = found.filter(|_| password_ok) else {
+            // The reserved attempts stay counted: they are the failures.
             tracing::info!("log-in refused: invalid login or password");
             return Err(AuthError::InvalidCredentials);
         };
         let account = found.account;
         Span::current().record("user_id", tracing::field::display(account.id));
-        store::clear_failures(
-            &mut *self.connection().await?,
-            ThrottleScope::Account,
-            &account_subject,
-        )
-        .await?;
+        self.release_attempts(attempts, Some(ThrottleScope::Account))
+            .await?;
         admit_log_in(&account).inspect_err(|refusal| {
             tracing::info!(reason = %refusal, "log-in refused after a correct password");
         })?;

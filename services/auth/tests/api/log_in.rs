@@ -9,7 +9,9 @@ use gigmesh_types::{millis_from_timestamp, now_millis};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{ACCOUNT_LIMIT, ADDRESS_LIMIT, TestAuth, expect_code, roles_of};
+use crate::support::{
+    ACCOUNT_LIMIT, ADDRESS_LIMIT, TestAuth, expect_code, roles_of, slow_hashing_config,
+};
 
 gigmesh_testing::on_sqlite_and_postgres!(
     log_in_with_email_or_username_issues_a_token_pair,
@@ -19,6 +21,7 @@ gigmesh_testing::on_sqlite_and_postgres!(
     failed_log_ins_are_throttled_per_account,
     a_successful_log_in_resets_the_account_counter,
     failed_log_ins_are_throttled_per_client_address,
+    concurrent_wrong_passwords_are_evaluated_at_most_the_limit,
 );
 
 async fn log_in_with_email_or_username_issues_a_token_pair(backend: Backend) {
@@ -204,4 +207,48 @@ async fn failed_log_ins_are_throttled_per_client_address(backend: Backend) {
     auth.try_log_in_from("ada", "analytical-engine", "198.51.100.1", "browser")
         .await
         .expect("another address is not throttled");
+}
+
+async fn concurrent_wrong_passwords_are_evaluated_at_most_the_limit(backend: Backend) {
+    let mut auth = TestAuth::start_with(backend, slow_hashing_config()).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+
+    let attempts = 3 * ACCOUNT_LIMIT;
+    let mut guesses = tokio::task::JoinSet::new();
+    for attempt in 0..attempts {
+        let mut client = auth.client.clone();
+        guesses.spawn(async move {
+            client
+                .log_in(LogInRequest {
+                    login: "ada".to_owned(),
+                    password: format!("guess-number-{attempt}"),
+                })
+                .await
+                .map(drop)
+        });
+    }
+    let (mut evaluated, mut throttled) = (0, 0);
+    while let Some(outcome) = guesses.join_next().await {
+        let status = outcome
+            .expect("the guess task")
+            .expect_err("a wrong password");
+        match status.code() {
+            Code::Unauthenticated => evaluated += 1,
+            Code::ResourceExhausted => {
+                assert!(status.get_details_retry_info().is_some(), "{status:?}");
+                throttled += 1;
+            }
+            _ => panic!("unexpected status: {status:?}"),
+        }
+    }
+    assert!(
+        (1..=ACCOUNT_LIMIT).contains(&evaluated),
+        "{evaluated} of {attempts} concurrent guesses were evaluated"
+    );
+    assert_eq!(evaluated + throttled, attempts);
+    expect_code(
+        auth.try_log_in("ada", "analytical-engine").await,
+        Code::ResourceExhausted,
+    );
 }

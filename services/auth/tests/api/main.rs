@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod hashing;
 mod log_in;
 mod passwords;
 mod roles;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gigmesh_auth_service::Config;
+use gigmesh_auth_service::{Config, ThrottleConfig};
 use gigmesh_proto::auth::{
     ChangePasswordRequest, PasswordChanged, PasswordResetRequested, RefreshTokenRequest,
     RequestPasswordResetRequest, ResetPasswordRequest,
@@ -10,8 +10,9 @@ use gigmesh_proto::auth::{
 use gigmesh_testing::{Backend, signed_in, violated_fields};
 use gigmesh_types::{millis_from_timestamp, now_millis};
 use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
 
-use crate::support::{TestAuth, expect_code, test_config};
+use crate::support::{ACCOUNT_LIMIT, TestAuth, expect_code, slow_hashing_config, test_config};
 
 gigmesh_testing::on_sqlite_and_postgres!(
     changing_the_password_revokes_the_other_sessions,
@@ -19,6 +20,8 @@ gigmesh_testing::on_sqlite_and_postgres!(
     a_reset_token_sets_a_new_password_once,
     a_reset_token_expires,
     a_newer_reset_request_replaces_the_older_token,
+    failed_password_changes_are_throttled_until_the_window_ends,
+    concurrent_wrong_password_changes_are_evaluated_at_most_the_limit,
 );
 
 async fn refresh(auth: &mut TestAuth, refresh_token: &str) -> Result<(), Status> {
@@ -26,6 +29,24 @@ async fn refresh(auth: &mut TestAuth, refresh_token: &str) -> Result<(), Status>
         .refresh_token(RefreshTokenRequest {
             refresh_token: refresh_token.to_owned(),
         })
+        .await
+        .map(drop)
+}
+
+async fn change_password(
+    auth: &mut TestAuth,
+    access_token: &str,
+    current_password: &str,
+    new_password: &str,
+) -> Result<(), Status> {
+    auth.client
+        .change_password(signed_in(
+            access_token,
+            ChangePasswordRequest {
+                current_password: current_password.to_owned(),
+                new_password: new_password.to_owned(),
+            },
+        ))
         .await
         .map(drop)
 }
@@ -219,4 +240,109 @@ async fn a_newer_reset_request_replaces_the_older_token(backend: Backend) {
         .await
         .expect("the newest token works");
     auth.log_in("ada", "difference-engine").await;
+}
+
+async fn failed_password_changes_are_throttled_until_the_window_ends(backend: Backend) {
+    let window = Duration::from_secs(2);
+    let base = test_config();
+    let config = Config {
+        throttle: ThrottleConfig {
+            window_seconds: window.as_secs(),
+            ..base.throttle.clone()
+        },
+        ..base
+    };
+    let mut auth = TestAuth::start_with(backend, config).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let tokens = auth.log_in("ada", "analytical-engine").await;
+
+    for _ in 0..ACCOUNT_LIMIT {
+        let wrong = change_password(
+            &mut auth,
+            &tokens.access_token,
+            "not-my-password",
+            "difference-engine",
+        )
+        .await;
+        assert_eq!(
+            violated_fields(&expect_code(wrong, Code::InvalidArgument)),
+            ["current_password"]
+        );
+    }
+    let throttled = expect_code(
+        change_password(
+            &mut auth,
+            &tokens.access_token,
+            "analytical-engine",
+            "difference-engine",
+        )
+        .await,
+        Code::ResourceExhausted,
+    );
+    assert!(throttled.message().contains("retry in"), "{throttled:?}");
+    let retry = throttled.get_details_retry_info().expect("retry info");
+    let delay = retry.retry_delay.expect("retry delay");
+    assert!(delay > Duration::ZERO && delay <= window, "{delay:?}");
+
+    tokio::time::sleep(delay + Duration::from_millis(100)).await;
+    change_password(
+        &mut auth,
+        &tokens.access_token,
+        "analytical-engine",
+        "difference-engine",
+    )
+    .await
+    .expect("the right password once the window is over");
+    auth.log_in("ada", "difference-engine").await;
+}
+
+async fn concurrent_wrong_password_changes_are_evaluated_at_most_the_limit(backend: Backend) {
+    let mut auth = TestAuth::start_with(backend, slow_hashing_config()).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let tokens = auth.log_in("ada", "analytical-engine").await;
+
+    let attempts = 3 * ACCOUNT_LIMIT;
+    let mut guesses = tokio::task::JoinSet::new();
+    for attempt in 0..attempts {
+        let mut client = auth.client.clone();
+        let request = signed_in(
+            &tokens.access_token,
+            ChangePasswordRequest {
+                current_password: format!("guess-number-{attempt}"),
+                new_password: "difference-engine".to_owned(),
+            },
+        );
+        guesses.spawn(async move { client.change_password(request).await.map(drop) });
+    }
+    let (mut evaluated, mut throttled) = (0, 0);
+    while let Some(outcome) = guesses.join_next().await {
+        let status = outcome
+            .expect("the guess task")
+            .expect_err("a wrong password");
+        match status.code() {
+            Code::InvalidArgument => evaluated += 1,
+            Code::ResourceExhausted => {
+                assert!(status.get_details_retry_info().is_some(), "{status:?}");
+                throttled += 1;
+            }
+            _ => panic!("unexpected status: {status:?}"),
+        }
+    }
+    assert!(
+        (1..=ACCOUNT_LIMIT).contains(&evaluated),
+        "{evaluated} of {attempts} concurrent guesses were evaluated"
+    );
+    assert_eq!(evaluated + throttled, attempts);
+    expect_code(
+        change_password(
+            &mut auth,
+            &tokens.access_token,
+            "analytical-engine",
+            "difference-engine",
+        )
+        .await,
+        Code::ResourceExhausted,
+    );
 }

@@ -32,6 +32,7 @@ pub fn test_config() -> Config {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
+            ..Argon2Config::default()
         },
         throttle: ThrottleConfig {
             window_seconds: 900,
@@ -39,6 +40,26 @@ pub fn test_config() -> Config {
             max_failures_per_address: ADDRESS_LIMIT,
         },
         ..Config::default()
+    }
+}
+
+/// [`test_config`] with hashing slow enough that concurrent calls overlap, room for all of
+/// them to hash, and no per-address limit in the way of per-account throttling.
+pub fn slow_hashing_config() -> Config {
+    let base = test_config();
+    Config {
+        argon2: Argon2Config {
+            memory_kib: 4 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent_hashes: 16,
+            max_queued_hashes: 64,
+        },
+        throttle: ThrottleConfig {
+            max_failures_per_address: 1_000,
+            ..base.throttle.clone()
+        },
+        ..base
     }
 }
 
