@@ -11,6 +11,7 @@ use gigmesh_runtime::{Description, Service, ServiceDeps};
 use tonic::service::Routes;
 
 use crate::api::SearchApi;
+use crate::commits::{CommitPolicy, IndexCommits, IndexFlusher, system_clock};
 use crate::config::{Config, IndexKind};
 use crate::events::GigEventsHandler;
 use crate::index::{OpenSearchIndex, SearchIndex, TantivyIndex};
@@ -25,6 +26,7 @@ pub struct App {
     deps: ServiceDeps,
     config: Config,
     index: Arc<dyn SearchIndex>,
+    commits: Arc<IndexCommits>,
 }
 
 #[async_trait::async_trait]
@@ -44,7 +46,9 @@ impl Service for App {
 
     /// Opens the index `index_kind` names (tantivy in `index_dir` or in memory, or the
     /// OpenSearch index, created on first use); an empty index (new, in memory, or
-    /// discarded for a new schema) is rebuilt from the stored snapshots.
+    /// discarded for a new schema) is rebuilt from the stored snapshots. Then the gigs this
+    /// replica's consumer marked but whose index commit never happened (the process
+    /// stopped in between) are staged again and committed.
     async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
         let index: Arc<dyn SearchIndex> = match config.index_kind {
             IndexKind::Opensearch => Arc::new(OpenSearchIndex::connect(
@@ -63,14 +67,32 @@ impl Service for App {
                 )
             }
         };
+        let commits = Arc::new(IndexCommits::new(
+            deps.db.clone(),
+            index.clone(),
+            &config.consumer_name(),
+            CommitPolicy {
+                max_batch: config.index_commit_max_batch as usize,
+                interval: config.index_commit_interval(),
+            },
+            system_clock(),
+        ));
         let app = App {
             deps,
             config,
             index,
+            commits,
         };
         if app.index.count().await? == 0 {
             let indexed = app.rebuild_index().await?;
             tracing::info!(indexed, "search index built from the stored gig snapshots");
+        }
+        let recovered = app.commits.flush().await?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "uncommitted gig changes staged again in the search index"
+            );
         }
         Ok(app)
     }
@@ -81,9 +103,10 @@ impl Service for App {
         gigmesh_grpc::with_caller(Routes::new(server), self.deps.verifier.clone())
     }
 
-    /// The gigs events consumer (search emits no events, so it has no relay).
+    /// The gigs events consumer (search emits no events, so it has no relay) and the
+    /// flusher that commits its index changes once they are due.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.gigs_events())]
+        vec![Box::new(self.gigs_events()), Box::new(self.index_flusher())]
     }
 
     /// Dev mode keeps the index under the data directory unless one is configured.
@@ -106,11 +129,20 @@ impl App {
         self.deps.consumer(
             &self.config.consumer_name(),
             &[gigmesh_proto::gigs::TOPIC],
-            Arc::new(GigEventsHandler::new(
-                self.deps.db.clone(),
-                self.index.clone(),
-            )),
+            Arc::new(GigEventsHandler::new(self.commits.clone())),
         )
+    }
+
+    /// The task that commits the consumer's index changes once
+    /// `index_commit_interval_seconds` passed since the first uncommitted one.
+    pub fn index_flusher(&self) -> IndexFlusher {
+        IndexFlusher::new(self.commits.clone())
+    }
+
+    /// Commits every index change the consumer made so far, due or not (the flusher does
+    /// this on its own within the interval); returns how many gigs it staged.
+    pub async fn commit_index_changes(&self) -> anyhow::Result<u64> {
+        Ok(self.commits.flush().await?)
     }
 
     /// The consumer of the gigs service's events, subscribed, for the caller to step with
@@ -121,8 +153,8 @@ impl App {
 
     /// Rebuilds the index from the stored snapshots of visible gigs; returns how many gigs
     /// it indexed. Searches keep answering from the old content until the final commit;
-    /// a gig event applied meanwhile commits early, so a search may then briefly see a
-    /// partial index.
+    /// a batch of gig changes committed meanwhile commits early, so a search may then
+    /// briefly see a partial index.
     pub async fn rebuild_index(&self) -> anyhow::Result<u64> {
         Ok(sync::rebuild_index(&self.deps.db, self.index.as_ref()).await?)
     }

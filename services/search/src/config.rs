@@ -1,12 +1,19 @@
 //! The search service's settings (`search.settings`): which index adapter answers, where
-//! its index lives, and the name of this replica. [`Validate`] reports every problem at once
+//! its index lives, how often it commits, and the name of this replica. [`Validate`] reports every problem at once
 //! before the service is built.
+
+use std::time::Duration;
 
 use gigmesh_config::{Problems, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of the consumer group (and inbox name) on the gigs topic; the replica id follows.
 pub const CONSUMER_NAME_PREFIX: &str = "search.gigs-events.";
+
+/// Largest accepted `index_commit_max_batch`.
+const MAX_INDEX_COMMIT_BATCH: u32 = 100_000;
+/// Accepted `index_commit_interval_seconds`, inclusive.
+const INDEX_COMMIT_INTERVAL_SECONDS: std::ops::RangeInclusive<f64> = 0.001..=60.0;
 
 /// Which [`SearchIndex`](crate::SearchIndex) adapter the service answers from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +44,13 @@ pub struct Config {
     /// index and reads every gig event itself, in consumer group
     /// `search.gigs-events.<replica_id>`. Letters, digits, `-`, `_` and `.`.
     pub replica_id: String,
+    /// Gigs changed by consumed events that make the index commit at once (1 to 100 000);
+    /// fewer are committed `index_commit_interval_seconds` after the first of them.
+    pub index_commit_max_batch: u32,
+    /// Longest wait, in seconds (fractions allowed, 0.001 to 60), between a consumed change
+    /// and the index commit that makes it searchable. The default 0.25 keeps a paused gig
+    /// out of results within a second in dev mode.
+    pub index_commit_interval_seconds: f64,
 }
 
 impl Default for Config {
@@ -47,6 +61,8 @@ impl Default for Config {
             opensearch_url: String::new(),
             opensearch_index: "gigmesh-gigs".to_owned(),
             replica_id: "local".to_owned(),
+            index_commit_max_batch: 500,
+            index_commit_interval_seconds: 0.25,
         }
     }
 }
@@ -77,6 +93,20 @@ impl Validate for Config {
                     "must be an http:// or https:// URL with a host",
                 );
             }
+        }
+        if !(1..=MAX_INDEX_COMMIT_BATCH).contains(&self.index_commit_max_batch) {
+            problems.add(
+                path,
+                "index_commit_max_batch",
+                format!("must be 1 to {MAX_INDEX_COMMIT_BATCH}"),
+            );
+        }
+        if !INDEX_COMMIT_INTERVAL_SECONDS.contains(&self.index_commit_interval_seconds) {
+            problems.add(
+                path,
+                "index_commit_interval_seconds",
+                "must be 0.001 to 60 seconds",
+            );
         }
         if !valid_opensearch_index(&self.opensearch_index) {
             problems.add(
@@ -111,6 +141,12 @@ impl Config {
     pub fn consumer_name(&self) -> String {
         format!("{CONSUMER_NAME_PREFIX}{}", self.replica_id)
     }
+
+    /// Longest wait between a consumed change and its index commit.
+    pub fn index_commit_interval(&self) -> Duration {
+        Duration::try_from_secs_f64(self.index_commit_interval_seconds)
+            .unwrap_or(Duration::from_millis(250))
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +172,36 @@ mod tests {
             };
             assert!(!is_valid(&config), "{replica_id:?}");
         }
+    }
+
+    #[test]
+    fn index_commits_are_batched_by_a_bounded_count_and_interval() {
+        let defaults = Config::default();
+        assert_eq!(defaults.index_commit_max_batch, 500);
+        assert!(defaults.index_commit_interval() < Duration::from_secs(1));
+        let commits = |max_batch: u32, interval_seconds: f64| Config {
+            index_commit_max_batch: max_batch,
+            index_commit_interval_seconds: interval_seconds,
+            ..Config::default()
+        };
+        assert!(is_valid(&commits(1, 0.001)));
+        assert!(is_valid(&commits(100_000, 60.0)));
+        assert_eq!(
+            commits(1, 0.05).index_commit_interval(),
+            Duration::from_millis(50)
+        );
+        for (max_batch, interval_seconds) in [(0, 0.25), (100_001, 0.25), (500, 0.0), (500, 61.0)] {
+            assert!(
+                !is_valid(&commits(max_batch, interval_seconds)),
+                "{max_batch} {interval_seconds}"
+            );
+        }
+        let parsed: Config = serde_json::from_value(serde_json::json!({
+            "index_commit_max_batch": 50,
+            "index_commit_interval_seconds": 0.5
+        }))
+        .unwrap();
+        assert_eq!(parsed.index_commit_interval(), Duration::from_millis(500));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 mod api;
 mod app;
+mod commits;
 mod config;
 mod domain;
 mod error;
@@ -26,6 +27,7 @@ mod store;
 mod sync;
 
 pub use app::{App, MIGRATIONS};
+pub use commits::IndexFlusher;
 pub use config::{CONSUMER_NAME_PREFIX, Config, IndexKind};
 pub use domain::{
     Cursor, Facets, Filters, GigDocument, PriceRange, RangeCount, SearchHit, SearchQuery,

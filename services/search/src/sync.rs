@@ -1,6 +1,7 @@
-//! The index follows the `gig_documents` table, never an event directly: one gig after its
-//! snapshot is committed, or every visible gig in a rebuild. The index is derived state, so
-//! either can run again at any time and ends where the table says.
+//! The index follows the `gig_documents` table, never an event directly: the gigs marked
+//! pending after their snapshot is committed (batched by [`IndexCommits`](crate::commits)),
+//! or every visible gig in a rebuild. The index is derived state, so either can run again
+//! at any time and ends where the table says.
 
 use anyhow::Context as _;
 use gigmesh_db::Db;
@@ -11,20 +12,25 @@ use crate::domain::GigDocument;
 use crate::error::SearchError;
 use crate::index::SearchIndex;
 use crate::snapshot;
-use crate::store;
+use crate::store::{self, PendingChange};
 
-/// Puts the gig's stored snapshot into the index (or removes it) and commits the index.
-pub async fn sync_gig(db: &Db, index: &dyn SearchIndex, gig_id: GigId) -> Result<(), SearchError> {
-    let stored = store::find_snapshot(db.pool(), gig_id).await?;
-    let document = match stored {
-        Some(snapshot) => stored_document(gig_id, &snapshot)?,
+/// Stages the stored snapshot of a pending gig in the index (or its removal when the gig
+/// is not visible or not stored), without committing.
+pub async fn stage_change(
+    index: &dyn SearchIndex,
+    change: &PendingChange,
+) -> Result<(), SearchError> {
+    let gig_id = Uuid::parse_str(&change.gig_id)
+        .map(GigId::from)
+        .with_context(|| format!("pending gig id {:?}", change.gig_id))?;
+    let document = match &change.snapshot {
+        Some(snapshot) => stored_document(gig_id, snapshot)?,
         None => None,
     };
     match document {
         Some(document) => index.upsert(document).await?,
         None => index.remove(gig_id.as_uuid()).await?,
     }
-    index.commit().await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod filters_and_facets;
+mod index_commits;
 mod keywords;
 mod replicas_and_rebuild;
 mod sorting_and_paging;

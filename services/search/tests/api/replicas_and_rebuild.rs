@@ -109,6 +109,10 @@ async fn a_new_replica_builds_its_own_index_from_the_documents_table(backend: Ba
     search.apply(&later, 1).await;
     let outcomes = consumer.drain(STEP_WAIT).await.expect("poll");
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    replica
+        .commit_index_changes()
+        .await
+        .expect("commit the index changes");
     let found = client
         .search_gigs(request.clone())
         .await

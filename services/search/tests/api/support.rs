@@ -1,7 +1,8 @@
 //! Starts the search service the way production does (same `App`, same serving) on
 //! 127.0.0.1:0 with fresh [`TestDeps`], and feeds it gigs the way production does:
 //! `GigChanged` snapshots published on the gigs topic, the service's consumer stepped until
-//! the topic is drained.
+//! the topic is drained, then the index changes committed as the service's flusher would
+//! within `index_commit_interval_seconds`.
 
 use std::time::Duration;
 
@@ -35,8 +36,13 @@ pub struct TestSearch {
 impl TestSearch {
     /// Builds and serves the service with the default settings on fresh deps.
     pub async fn start(backend: Backend) -> TestSearch {
+        Self::start_with(backend, Config::default()).await
+    }
+
+    /// Builds and serves the service with `config` on fresh deps.
+    pub async fn start_with(backend: Backend, config: Config) -> TestSearch {
         let deps = TestDeps::new(backend).await;
-        let app = App::build(deps.service_deps(), Config::default())
+        let app = App::build(deps.service_deps(), config)
             .await
             .expect("build the search service");
         let consumer = app.gigs_events_consumer().await.expect("consumer");
@@ -61,7 +67,7 @@ impl TestSearch {
         publish_event(&self.deps.bus(), &gig.id, &event).await
     }
 
-    /// Publishes a snapshot and consumes it.
+    /// Publishes a snapshot, consumes it and commits the index.
     pub async fn apply(&mut self, gig: &Gig, version: i64) {
         self.publish(gig, version).await;
         let outcomes = self.consume().await;
@@ -71,8 +77,19 @@ impl TestSearch {
         );
     }
 
-    /// Steps the consumer until the topic is drained.
+    /// Steps the consumer until the topic is drained, then commits the index changes.
     pub async fn consume(&mut self) -> Vec<PollOutcome> {
+        let outcomes = self.consume_uncommitted().await;
+        self.app
+            .commit_index_changes()
+            .await
+            .expect("commit the index changes");
+        outcomes
+    }
+
+    /// Steps the consumer until the topic is drained, leaving the index commit to the
+    /// service.
+    pub async fn consume_uncommitted(&mut self) -> Vec<PollOutcome> {
         self.consumer.drain(STEP_WAIT).await.expect("poll")
     }
 
