@@ -12,6 +12,7 @@ use gigmesh_types::{GigId, UserId};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
+use crate::config::Config;
 use crate::domain::{Gig, GigView};
 use crate::error::GigsError;
 use crate::input;
@@ -26,11 +27,10 @@ pub struct GigApi {
 }
 
 impl GigApi {
-    /// The service over `db`; with `require_review`, published gigs wait for an admin's
-    /// approval before buyers see them.
-    pub fn new(db: Db, require_review: bool) -> Self {
+    /// The service over `db` with the service's settings.
+    pub fn new(db: Db, config: &Config) -> Self {
         Self {
-            gigs: Gigs::new(db, require_review),
+            gigs: Gigs::new(db, config),
         }
     }
 }

@@ -42,7 +42,7 @@ impl Service for App {
 
     /// `gigmesh.gigs.v1.GigService`, behind the caller layer that verifies access tokens.
     fn routes(&self) -> Routes {
-        let api = GigApi::new(self.deps.db.clone(), self.config.require_review);
+        let api = GigApi::new(self.deps.db.clone(), &self.config);
         gigmesh_grpc::with_caller(
             Routes::new(GigServiceServer::new(api)),
             self.deps.verifier.clone(),
@@ -61,7 +61,7 @@ impl App {
         self.deps.consumer(
             CONSUMER_NAME,
             &[gigmesh_proto::users::TOPIC, gigmesh_proto::reviews::TOPIC],
-            Arc::new(UpstreamEventsHandler),
+            Arc::new(UpstreamEventsHandler::new(self.config.max_gigs_per_seller)),
         )
     }
 

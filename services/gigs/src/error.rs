@@ -41,6 +41,14 @@ pub enum GigsError {
         /// The missing fields.
         missing: Vec<&'static str>,
     },
+    /// The seller holds as many gigs (not deleted) as the cap allows.
+    #[error(
+        "a seller may hold at most {limit} gigs that are not deleted: delete one to create another"
+    )]
+    TooManyGigs {
+        /// The cap (`gigs.settings.max_gigs_per_seller`).
+        limit: u32,
+    },
     /// A database failure; a read-modify-write that kept losing the race is
     /// [`DbError::ConcurrentChange`], which the caller may retry.
     #[error(transparent)]
@@ -59,9 +67,9 @@ impl From<GigsError> for ApiError {
             GigsError::NotOwner | GigsError::SellerRequired | GigsError::AdminRequired => {
                 ApiError::PermissionDenied(message)
             }
-            GigsError::WrongState { .. } | GigsError::Incomplete { .. } => {
-                ApiError::FailedPrecondition(message)
-            }
+            GigsError::WrongState { .. }
+            | GigsError::Incomplete { .. }
+            | GigsError::TooManyGigs { .. } => ApiError::FailedPrecondition(message),
             GigsError::Db(db) => ApiError::from(db),
             GigsError::Internal(cause) => ApiError::Internal(cause),
         }
@@ -103,6 +111,12 @@ mod tests {
         assert_eq!(
             status.message(),
             "cannot publish: missing description, gallery (an image)"
+        );
+        let status = Status::from(GigsError::TooManyGigs { limit: 3 });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(
+            status.message(),
+            "a seller may hold at most 3 gigs that are not deleted: delete one to create another"
         );
     }
 }

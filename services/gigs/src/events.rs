@@ -1,6 +1,8 @@
 //! Events of the gig service: `GigChanged` into its outbox (`gigmesh.gigs.v1`), and how it
 //! keeps seller summaries and ratings from the users (`gigmesh.users.v1`) and reviews
-//! (`gigmesh.reviews.v1`) services' events, emitting each affected gig again.
+//! (`gigmesh.reviews.v1`) services' events, emitting again each affected gig whose snapshot
+//! the change alters: never a deleted gig, never a snapshot consumers already hold, and never
+//! more gigs than a seller may hold (`max_gigs_per_seller`).
 
 use async_trait::async_trait;
 use gigmesh_db::{DbError, Tx};
@@ -13,7 +15,7 @@ use uuid::Uuid;
 
 use crate::domain::{GigState, GigView, Rating, SellerSummary};
 use crate::output::gig_to_proto;
-use crate::store;
+use crate::store::{self, StoredGig};
 
 /// Consumer group (and inbox name) of the gig service on the users and reviews topics.
 pub const CONSUMER_NAME: &str = "gigs.upstream-events";
@@ -35,26 +37,39 @@ pub async fn record_gig_changed(
 }
 
 /// Applies the users service's profile events and the reviews service's rating events.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UpstreamEventsHandler;
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamEventsHandler {
+    /// Most gigs one event emits again (the cap on a seller's gigs).
+    max_gigs_per_seller: u32,
+}
+
+impl UpstreamEventsHandler {
+    /// A handler emitting at most `max_gigs_per_seller` gigs again per event.
+    pub fn new(max_gigs_per_seller: u32) -> Self {
+        Self {
+            max_gigs_per_seller,
+        }
+    }
+}
 
 #[async_trait]
 impl EventHandler for UpstreamEventsHandler {
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
         if let Some(event) = decode::<ProfileChanged>(envelope) {
-            return apply_profile(tx, event?).await;
+            return apply_profile(tx, event?, self.max_gigs_per_seller).await;
         }
         if let Some(event) = decode::<RatingsChanged>(envelope) {
-            return apply_ratings(tx, event?).await;
+            return apply_ratings(tx, event?, self.max_gigs_per_seller).await;
         }
         Ok(())
     }
 }
 
 /// Keeps the summary of a seller (and whether their account is suspended, which hides their
-/// gigs from buyers); when it changed, emits every live gig of the seller. Profiles of users
-/// who are not sellers are not kept, unless a summary exists already.
-async fn apply_profile(tx: &mut Tx, event: ProfileChanged) -> Result<(), HandlerError> {
+/// gigs from buyers); when it changed, emits again the seller's live gigs whose snapshot it
+/// alters, at most `limit` of them. Profiles of users who are not sellers are not kept,
+/// unless a summary exists already.
+async fn apply_profile(tx: &mut Tx, event: ProfileChanged, limit: u32) -> Result<(), HandlerError> {
     let Some(profile) = event.profile else {
         return Err(HandlerError::permanent(anyhow::anyhow!(
             "ProfileChanged without a profile"
@@ -86,19 +101,19 @@ async fn apply_profile(tx: &mut Tx, event: ProfileChanged) -> Result<(), Handler
     if existing.as_ref() == Some(&summary) {
         return Ok(());
     }
+    // Read before the summary is written: these snapshots are what consumers hold.
+    let live_gigs = store::live_gigs_of_seller(tx, user_id, limit).await?;
     store::write_seller(tx, user_id, &summary, now_millis()).await?;
-    let gig_ids = store::live_gig_ids_of_seller(tx, user_id).await?;
-    for gig_id in &gig_ids {
-        emit_again(tx, *gig_id, GigChange::SellerUpdated).await?;
-    }
-    tracing::info!(user_id = %user_id, gigs = gig_ids.len(), "seller summary changed");
+    let emitted = emit_with_seller(tx, &live_gigs, &summary, limit).await?;
+    tracing::info!(user_id = %user_id, gigs = emitted, "seller summary changed");
     Ok(())
 }
 
 /// Keeps the ratings of a gig and of its seller; emits the rated gig (UPDATED) when its
-/// rating changed and, when the seller's rating changed, every other live gig of the seller
-/// (SELLER_UPDATED). Each snapshot carries both new ratings.
-async fn apply_ratings(tx: &mut Tx, event: RatingsChanged) -> Result<(), HandlerError> {
+/// rating changed and, when the seller's rating changed, the other live gigs of the seller
+/// whose snapshot it alters (SELLER_UPDATED), at most `limit` gigs in all. Each snapshot
+/// carries both new ratings.
+async fn apply_ratings(tx: &mut Tx, event: RatingsChanged, limit: u32) -> Result<(), HandlerError> {
     let gig_id = GigId::from(parse_uuid("gig id", &event.gig_id)?);
     let seller_id = parse_user_id(&event.seller_id)?;
     let gig_rating = Rating {
@@ -133,30 +148,62 @@ async fn apply_ratings(tx: &mut Tx, event: RatingsChanged) -> Result<(), Handler
     }
 
     let existing = store::find_seller(tx, seller_id).await?.unwrap_or_default();
-    let seller_changed = existing.rating != seller_rating;
-    if seller_changed {
-        let summary = SellerSummary {
-            rating: seller_rating,
-            ..existing
-        };
-        store::write_seller(tx, seller_id, &summary, now_millis()).await?;
+    let changed_summary = (existing.rating != seller_rating).then_some(SellerSummary {
+        rating: seller_rating,
+        ..existing
+    });
+    // Read before the summary is written: these snapshots are what consumers hold (the
+    // rated gig, emitted on its own below, is left out when its rating changed).
+    let mut other_live_gigs = Vec::new();
+    if let Some(summary) = &changed_summary {
+        other_live_gigs = store::live_gigs_of_seller(tx, seller_id, limit).await?;
+        if rated_gig_changed {
+            other_live_gigs.retain(|stored| stored.view.gig.id != gig_id);
+        }
+        store::write_seller(tx, seller_id, summary, now_millis()).await?;
     }
 
+    let mut places = limit;
     if rated_gig_changed
         && let Some(stored) = store::find_gig(&mut **tx, gig_id).await?
         && stored.view.gig.state != GigState::Deleted
     {
         record_gig_changed(tx, &stored.view, stored.version, GigChange::Updated).await?;
+        places = places.saturating_sub(1);
     }
-    if seller_changed {
-        for live_gig_id in store::live_gig_ids_of_seller(tx, seller_id).await? {
-            if rated_gig_changed && live_gig_id == gig_id {
-                continue;
-            }
-            emit_again(tx, live_gig_id, GigChange::SellerUpdated).await?;
-        }
+    if let Some(summary) = &changed_summary {
+        emit_with_seller(tx, &other_live_gigs, summary, places).await?;
     }
     Ok(())
+}
+
+/// Emits again (SELLER_UPDATED) each of `gigs`, as read before the seller's summary changed,
+/// whose snapshot differs with `summary`, at most `limit` of them; returns how many it
+/// emitted. A gig whose snapshot stays the same (the change touched only what snapshots do
+/// not carry, such as the suspension) is left at its version.
+async fn emit_with_seller(
+    tx: &mut Tx,
+    gigs: &[StoredGig],
+    summary: &SellerSummary,
+    limit: u32,
+) -> Result<usize, HandlerError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut emitted = 0;
+    for stored in gigs {
+        if emitted == limit {
+            break;
+        }
+        let with_summary = GigView {
+            gig: stored.view.gig.clone(),
+            seller: Some(summary.clone()),
+        };
+        if gig_to_proto(&with_summary) == gig_to_proto(&stored.view) {
+            continue;
+        }
+        emit_again(tx, stored.view.gig.id, GigChange::SellerUpdated).await?;
+        emitted += 1;
+    }
+    Ok(emitted)
 }
 
 /// Moves a gig to its next version and emits its snapshot as it is now.

@@ -73,6 +73,35 @@ pub async fn insert_gig(tx: &mut Tx, gig: &Gig) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Locks the creation of gigs by `seller_id` until `tx` ends: a concurrent transaction
+/// taking the same lock waits for this one to commit or roll back, and its later reads see
+/// what this one wrote. Taken before counting the seller's gigs, so count and insert hold
+/// together on both backends.
+#[instrument(skip_all, fields(seller_id = %seller_id))]
+pub async fn lock_gig_creation(tx: &mut Tx, seller_id: UserId) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO gig_creation_locks (seller_id) VALUES ($1) \
+         ON CONFLICT (seller_id) DO UPDATE SET seller_id = excluded.seller_id",
+    )
+    .bind(seller_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// How many gigs `seller_id` holds that are not deleted.
+#[instrument(skip_all, fields(seller_id = %seller_id))]
+pub async fn count_live_gigs_of_seller(tx: &mut Tx, seller_id: UserId) -> Result<u64, DbError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS live_gigs FROM gigs WHERE seller_id = $1 AND state <> 'deleted'",
+    )
+    .bind(seller_id.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    let live_gigs: i64 = row.try_get("live_gigs")?;
+    Ok(u64::try_from(live_gigs).unwrap_or_default())
+}
+
 /// Writes `gig` if its row is still at `expected_version` (the row moves to the next
 /// version); returns whether it did.
 #[instrument(skip_all, fields(gig_id = %gig.id))]
@@ -200,20 +229,25 @@ pub async fn list_seller_gigs<'c>(
     rows.iter().map(stored_gig_from_row).collect()
 }
 
-/// The ids of `seller_id`'s gigs that are not deleted.
+/// At most `limit` of `seller_id`'s gigs that are not deleted, those buyers can see first
+/// (then newest first): the gigs whose snapshots follow a change of the seller.
 #[instrument(skip_all, fields(seller_id = %seller_id))]
-pub async fn live_gig_ids_of_seller(tx: &mut Tx, seller_id: UserId) -> Result<Vec<GigId>, DbError> {
-    let rows =
-        sqlx::query("SELECT id FROM gigs WHERE seller_id = $1 AND state <> 'deleted' ORDER BY id")
-            .bind(seller_id.to_string())
-            .fetch_all(&mut **tx)
-            .await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("id")?;
-            parse_uuid(&id).map(GigId::from)
-        })
-        .collect()
+pub async fn live_gigs_of_seller(
+    tx: &mut Tx,
+    seller_id: UserId,
+    limit: u32,
+) -> Result<Vec<StoredGig>, DbError> {
+    let sql = format!(
+        "{GIG_SELECT} {GIG_FROM} WHERE g.seller_id = $1 AND g.state <> 'deleted' \
+         ORDER BY CASE WHEN g.state = 'active' AND g.moderation_state = 'approved' \
+         THEN 0 ELSE 1 END, g.id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(seller_id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(stored_gig_from_row).collect()
 }
 
 /// Saves `gig_id` for `user_id` at `now`; saving again keeps the first time.

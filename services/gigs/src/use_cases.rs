@@ -8,6 +8,7 @@ use gigmesh_errors::echoed_prefix;
 use gigmesh_proto::gigs::GigChange;
 use gigmesh_types::{GigId, UserId, now_millis};
 
+use crate::config::Config;
 use crate::domain::{self, Gig, GigContent, GigLookup, GigView, Outcome, Page, Viewer};
 use crate::error::GigsError;
 use crate::events;
@@ -30,23 +31,31 @@ pub struct Listed<C> {
 pub struct Gigs {
     db: Db,
     require_review: bool,
+    max_gigs_per_seller: u32,
 }
 
 impl Gigs {
-    /// The gigs in `db`; with `require_review`, published gigs wait for an admin's approval
-    /// before buyers see them.
-    pub fn new(db: Db, require_review: bool) -> Self {
-        Self { db, require_review }
+    /// The gigs in `db` with the service's settings: with `require_review`, published gigs
+    /// wait for an admin's approval before buyers see them; a seller holds at most
+    /// `max_gigs_per_seller` gigs that are not deleted.
+    pub fn new(db: Db, config: &Config) -> Self {
+        Self {
+            db,
+            require_review: config.require_review,
+            max_gigs_per_seller: config.max_gigs_per_seller,
+        }
     }
 
-    /// A new draft of `seller_id` with a slug of its own, emitted as CREATED.
+    /// A new draft of `seller_id` with a slug of its own, emitted as CREATED; refused when
+    /// the seller already holds the most gigs allowed.
     pub async fn create_draft(
         &self,
         seller_id: UserId,
         content: GigContent,
     ) -> Result<GigView, GigsError> {
+        let limit = self.max_gigs_per_seller;
         let view = read_modify_write(&self.db, |tx| {
-            Box::pin(try_create_draft(tx, seller_id, content.clone()))
+            Box::pin(try_create_draft(tx, seller_id, limit, content.clone()))
         })
         .await?;
         tracing::info!(gig_id = %view.gig.id, "gig created");
@@ -190,12 +199,19 @@ fn cut_to_page<T, C>(
     (fetched, next)
 }
 
-/// One attempt at inserting a new draft under a free slug.
+/// One attempt at inserting a new draft under a free slug, if the seller holds fewer than
+/// `limit` gigs that are not deleted. The count and the insert share the transaction, behind
+/// the seller's creation lock, so concurrent creates cannot both take the last place.
 async fn try_create_draft(
     tx: &mut Tx,
     seller_id: UserId,
+    limit: u32,
     content: GigContent,
 ) -> Result<Attempt<GigView>, GigsError> {
+    store::lock_gig_creation(tx, seller_id).await?;
+    if store::count_live_gigs_of_seller(tx, seller_id).await? >= u64::from(limit) {
+        return Err(GigsError::TooManyGigs { limit });
+    }
     let mut gig = Gig::draft(seller_id, String::new(), content, now_millis());
     gig.slug = unique_slug(tx, &gig.content.title, gig.id).await?;
     match store::insert_gig(tx, &gig).await {

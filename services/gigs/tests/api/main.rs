@@ -5,6 +5,7 @@
 mod support;
 
 mod favourites;
+mod gigs_per_seller;
 mod lifecycle;
 mod listing;
 mod moderation;

@@ -114,6 +114,7 @@ async fn admins_moderate_with_a_reason(backend: Backend) {
 async fn with_required_reviews_a_published_gig_waits_for_approval(backend: Backend) {
     let config = Config {
         require_review: true,
+        ..Config::default()
     };
     let mut gigs = TestGigs::start_with(backend, config).await;
     let seller = gigs.seller();

@@ -69,6 +69,39 @@ impl TestGigs {
         }
     }
 
+    /// Stops the service and starts it again with `config` on the same database and event
+    /// log, the way an operator restarts it with changed settings; what was emitted before
+    /// and not yet read is still read by [`TestGigs::emitted`].
+    pub async fn restart_with(self, config: Config) -> TestGigs {
+        let TestGigs {
+            client,
+            bus,
+            consumer,
+            relay: _,
+            emitted,
+            deps,
+            _server: server,
+        } = self;
+        drop(client);
+        drop(consumer);
+        server.stop().await;
+        let app = App::build(deps.service_deps(), config)
+            .await
+            .expect("build the gig service again");
+        let consumer = app.upstream_events_consumer().await.expect("consumer");
+        let server = TestServer::start(app.routes(), app.service_names()).await;
+        let client = GigServiceClient::new(server.channel().await);
+        TestGigs {
+            client,
+            bus,
+            consumer,
+            relay: app.relay(),
+            emitted,
+            deps,
+            _server: server,
+        }
+    }
+
     /// A new seller (who is a buyer too).
     pub fn seller(&self) -> TestUser {
         self.deps.token_for(&[Role::Buyer, Role::Seller])

@@ -2,6 +2,7 @@
 //! events, each change emitting the affected gigs again.
 
 use gigmesh_events::PollOutcome;
+use gigmesh_gigs::Config;
 use gigmesh_proto::gigs::GigChange;
 use gigmesh_proto::gigs::get_gig_request::Gig as GigKey;
 use gigmesh_proto::reviews::RatingsChanged;
@@ -12,12 +13,15 @@ use gigmesh_testing::Backend;
 use tonic::Code;
 use uuid::Uuid;
 
+use crate::gigs_per_seller::capped_at_three;
 use crate::support::{TestGigs, changes, complete_gig, ids};
 
 gigmesh_testing::on_sqlite_and_postgres!(
     seller_summaries_come_from_profile_events,
     a_suspended_sellers_gigs_are_hidden_from_buyers,
     ratings_come_from_review_events,
+    re_emissions_skip_deleted_gigs_and_unchanged_snapshots,
+    re_emissions_never_exceed_the_cap,
 );
 
 fn profile_changed(user_id: &str, display_name: &str) -> ProfileChanged {
@@ -281,4 +285,147 @@ async fn ratings_come_from_review_events(backend: Backend) {
         matches!(outcomes.as_slice(), [PollOutcome::DeadLettered { .. }]),
         "{outcomes:?}"
     );
+}
+
+/// The ids of the emitted gigs, sorted.
+fn sorted_keys(emitted: &[(String, gigmesh_proto::gigs::GigChanged)]) -> Vec<String> {
+    let mut keys: Vec<String> = emitted.iter().map(|(key, _)| key.clone()).collect();
+    keys.sort();
+    keys
+}
+
+async fn re_emissions_skip_deleted_gigs_and_unchanged_snapshots(backend: Backend) {
+    let mut gigs = TestGigs::start_with(backend, capped_at_three()).await;
+    let seller = gigs.seller();
+    let published = gigs
+        .published_gig(&seller, "I will edit your podcast")
+        .await;
+    let paused = gigs.published_gig(&seller, "I will score your film").await;
+    gigs.pause(&seller, &paused.id).await.expect("pause");
+    let deleted = gigs.published_gig(&seller, "I will be gone").await;
+    gigs.delete(&seller, &deleted.id).await.expect("delete");
+    let draft = gigs
+        .create(&seller, complete_gig("I will narrate your audiobook"))
+        .await
+        .expect("draft");
+    gigs.emitted().await;
+
+    // A new display name changes every live snapshot: the active, paused and draft gigs are
+    // emitted once each (a draft's snapshot is what it is published with later), the
+    // deleted one is not.
+    gigmesh_testing::publish_event(
+        &gigs.bus,
+        &seller.user_id,
+        &profile_changed(&seller.user_id, "Ada Lovelace"),
+    )
+    .await;
+    gigs.consume().await;
+    let emitted = gigs.emitted().await;
+    assert_eq!(changes(&emitted), [GigChange::SellerUpdated; 3]);
+    let mut expected = vec![published.id.clone(), paused.id.clone(), draft.id.clone()];
+    expected.sort();
+    assert_eq!(sorted_keys(&emitted), expected);
+
+    // A suspension changes what buyers are answered but nothing a snapshot carries: nothing
+    // is emitted, and the gigs are hidden all the same.
+    let mut suspension = profile_changed(&seller.user_id, "Ada Lovelace");
+    suspension.suspended = true;
+    gigmesh_testing::publish_event(&gigs.bus, &seller.user_id, &suspension).await;
+    gigs.consume().await;
+    assert!(gigs.emitted().await.is_empty());
+    let status = gigs
+        .get(None, GigKey::GigId(published.id.clone()))
+        .await
+        .expect_err("hidden");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // Lifting it, or changing what gig pages do not show (the bio), emits nothing either.
+    let mut lifted = profile_changed(&seller.user_id, "Ada Lovelace");
+    if let Some(profile) = lifted.profile.as_mut() {
+        profile.bio = "Builds analytical engines.".to_owned();
+    }
+    gigmesh_testing::publish_event(&gigs.bus, &seller.user_id, &lifted).await;
+    gigs.consume().await;
+    assert!(gigs.emitted().await.is_empty());
+    gigs.get(None, GigKey::GigId(published.id.clone()))
+        .await
+        .expect("visible again");
+}
+
+async fn re_emissions_never_exceed_the_cap(backend: Backend) {
+    let mut gigs = TestGigs::start(backend).await;
+    let seller = gigs.seller();
+    let draft = gigs
+        .create(&seller, complete_gig("I will draft your contract"))
+        .await
+        .expect("draft");
+    let older = gigs
+        .published_gig(&seller, "I will proofread your thesis")
+        .await;
+    let newer = gigs
+        .published_gig(&seller, "I will translate your thesis")
+        .await;
+    gigs.emitted().await;
+
+    // The cap is lowered below what the seller already has: their gigs stay, new ones are
+    // refused, and a re-emission stops at the cap, public gigs first.
+    let config = Config {
+        max_gigs_per_seller: 2,
+        ..Config::default()
+    };
+    let mut gigs = gigs.restart_with(config).await;
+
+    gigmesh_testing::publish_event(
+        &gigs.bus,
+        &seller.user_id,
+        &profile_changed(&seller.user_id, "Ada Lovelace"),
+    )
+    .await;
+    gigs.consume().await;
+    let emitted = gigs.emitted().await;
+    assert_eq!(changes(&emitted), [GigChange::SellerUpdated; 2]);
+    let mut expected = vec![older.id.clone(), newer.id.clone()];
+    expected.sort();
+    assert_eq!(
+        sorted_keys(&emitted),
+        expected,
+        "not the draft {}",
+        draft.id
+    );
+
+    // A rating that changes the seller's rating: the rated gig and the others, together at
+    // most the cap.
+    let event = RatingsChanged {
+        gig_id: older.id.clone(),
+        gig_rating: 5.0,
+        gig_rating_count: 1,
+        seller_id: seller.user_id.clone(),
+        seller_rating: 5.0,
+        seller_rating_count: 1,
+    };
+    gigmesh_testing::publish_event(&gigs.bus, &older.id, &event).await;
+    gigs.consume().await;
+    let emitted = gigs.emitted().await;
+    let by_gig: Vec<(String, GigChange)> = emitted
+        .iter()
+        .map(|(key, event)| {
+            (
+                key.clone(),
+                GigChange::try_from(event.change).expect("change"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_gig,
+        [
+            (older.id.clone(), GigChange::Updated),
+            (newer.id.clone(), GigChange::SellerUpdated),
+        ]
+    );
+
+    let status = gigs
+        .create(&seller, complete_gig("I will not fit"))
+        .await
+        .expect_err("over the lowered cap");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
 }
