@@ -2,11 +2,12 @@
 //! token bucket per IPv4 address and per IPv6 /64 network, with a cap on how many buckets are
 //! kept.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use gigmesh_types::client_network;
 use governor::clock::{Clock, DefaultClock, Reference};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
@@ -14,27 +15,9 @@ use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{Quota, RateLimiter};
 
-use crate::client_address::canonical;
-
-/// Prefix length of the IPv6 networks that share a bucket: a /64 is the smallest network
-/// handed to one subscriber, who picks the low 64 bits freely.
-const IPV6_CLIENT_PREFIX_LENGTH: u32 = 64;
-
 /// Shortest gap between two sweeps for full buckets made because the limiter is full: a sweep
 /// walks every bucket, so a flood of new clients must not trigger one per call.
 const FULL_LIMITER_SWEEP_GAP: Duration = Duration::from_secs(1);
-
-/// The bucket `address` draws from: an IPv4 address its own (also when seen as IPv4-mapped
-/// IPv6), an IPv6 address its /64, since every address of a /64 is one subscriber's to use.
-pub(crate) fn bucket_key(address: IpAddr) -> IpAddr {
-    match canonical(address) {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let network_mask = u128::MAX << (128 - IPV6_CLIENT_PREFIX_LENGTH);
-            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & network_mask))
-        }
-    }
-}
 
 /// The buckets, shared by the governor limiter, which measures them, and the admission of new
 /// clients, which needs to know whether a key is tracked.
@@ -76,7 +59,7 @@ impl ShrinkableKeyedStateStore<IpAddr> for SharedBuckets {
     }
 }
 
-/// Token buckets keyed by [`bucket_key`], at most `max_tracked_clients` of them.
+/// Token buckets keyed by [`client_network`], at most `max_tracked_clients` of them.
 ///
 /// When the limiter is full, a new client first gets room made by dropping full buckets
 /// (those that have refilled since their last call): a full bucket is no different from a
@@ -137,7 +120,7 @@ impl<C: Clock> ClientRateLimiter<C> {
 
     /// Takes a token for `client`'s bucket, or says how long until it may try again.
     pub(crate) fn check(&self, client: IpAddr) -> Result<(), Duration> {
-        let key = bucket_key(client);
+        let key = client_network(client);
         if self.buckets.is_tracked(&key) {
             return self.take_token(&key);
         }
@@ -229,22 +212,6 @@ mod tests {
         assert!(wait <= Duration::from_secs(1), "{wait:?}");
         assert!(limiter.check(second).is_ok());
         assert_eq!(limiter.tracked_clients(), 2);
-    }
-
-    #[test]
-    fn ipv6_addresses_are_keyed_by_their_64_and_ipv4_by_the_address() {
-        assert_eq!(bucket_key(ip("2001:db8:1:2::1")), ip("2001:db8:1:2::"));
-        assert_eq!(
-            bucket_key(ip("2001:db8:1:2:ffff::9")),
-            bucket_key(ip("2001:db8:1:2::1"))
-        );
-        assert_ne!(
-            bucket_key(ip("2001:db8:1:3::1")),
-            bucket_key(ip("2001:db8:1:2::1"))
-        );
-        assert_eq!(bucket_key(ip("192.0.2.1")), ip("192.0.2.1"));
-        assert_ne!(bucket_key(ip("192.0.2.2")), bucket_key(ip("192.0.2.1")));
-        assert_eq!(bucket_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The auth service's settings: token lifetimes, password hashing cost and log-in throttling.
+//! The auth service's settings: token lifetimes, the mail cooldown, password hashing cost and
+//! log-in throttling.
 
 use std::time::Duration;
 
@@ -18,6 +19,11 @@ pub struct Config {
     pub email_verification_ttl_seconds: u64,
     /// Lifetime of password-reset tokens, seconds (default 3 600 = 1 hour).
     pub password_reset_ttl_seconds: u64,
+    /// Shortest gap between two mails of one kind (password reset, email verification) that
+    /// requests send to one account, seconds (default 60). A request within the gap is
+    /// answered as usual and sends nothing; the gap is at most the tokens' lifetimes, so the
+    /// token of the mail before has not expired.
+    pub mail_cooldown_seconds: u64,
     /// Cost of password hashing.
     pub argon2: Argon2Config,
     /// Throttling of failed log-ins.
@@ -31,6 +37,7 @@ impl Default for Config {
             refresh_token_ttl_seconds: 30 * 24 * 60 * 60,
             email_verification_ttl_seconds: 24 * 60 * 60,
             password_reset_ttl_seconds: 60 * 60,
+            mail_cooldown_seconds: 60,
             argon2: Argon2Config::default(),
             throttle: ThrottleConfig::default(),
         }
@@ -95,7 +102,8 @@ pub struct ThrottleConfig {
     /// Failed log-ins allowed per account (or unknown log-in name) per window (default 5).
     /// A successful log-in resets the account's count.
     pub max_failures_per_account: u32,
-    /// Failed log-ins allowed per client address per window (default 20).
+    /// Failed log-ins allowed per client network (an IPv4 address, or an IPv6 /64) per
+    /// window (default 20).
     pub max_failures_per_address: u32,
 }
 
@@ -134,6 +142,11 @@ impl Config {
     /// Lifetime of password-reset tokens.
     pub fn password_reset_ttl(&self) -> Duration {
         Duration::from_secs(self.password_reset_ttl_seconds)
+    }
+
+    /// Shortest gap between two requested mails of one kind to one account.
+    pub fn mail_cooldown(&self) -> Duration {
+        Duration::from_secs(self.mail_cooldown_seconds)
     }
 }
 
@@ -175,6 +188,19 @@ impl Validate for Config {
             ),
         ] {
             check_lifetime(path, key, value, problems);
+        }
+        // A request within the cooldown sends nothing, so the token of the mail before it must
+        // not expire before the cooldown ends.
+        let shortest_mailed_ttl = self
+            .email_verification_ttl_seconds
+            .min(self.password_reset_ttl_seconds);
+        if self.mail_cooldown_seconds == 0 || self.mail_cooldown_seconds > shortest_mailed_ttl {
+            problems.add(
+                path,
+                "mail_cooldown_seconds",
+                "must be at least 1 second and at most email_verification_ttl_seconds and \
+                 password_reset_ttl_seconds",
+            );
         }
         if !(1..=16).contains(&self.argon2.parallelism) {
             problems.add(path, "argon2.parallelism", "must be between 1 and 16");
@@ -257,6 +283,25 @@ mod tests {
         assert!((1..=8).contains(&config.argon2.max_concurrent_hashes));
         assert_eq!(config.argon2.max_queued_hashes, 16);
         assert_eq!(config.access_token_ttl(), Duration::from_secs(900));
+        assert_eq!(config.mail_cooldown(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_mail_cooldown_ends_before_the_mailed_tokens_expire() {
+        let config = Config {
+            password_reset_ttl_seconds: 60,
+            mail_cooldown_seconds: 61,
+            ..Config::default()
+        };
+        let message = gigmesh_config::check(&config, "auth.settings")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("mail_cooldown_seconds"), "{message}");
+        let as_long = Config {
+            mail_cooldown_seconds: 60,
+            ..config
+        };
+        gigmesh_config::check(&as_long, "auth.settings").unwrap();
     }
 
     #[test]
@@ -264,6 +309,7 @@ mod tests {
         let config = Config {
             access_token_ttl_seconds: 0,
             password_reset_ttl_seconds: 0,
+            mail_cooldown_seconds: 0,
             argon2: Argon2Config {
                 memory_kib: 1,
                 iterations: 0,
@@ -284,6 +330,7 @@ mod tests {
         for key in [
             "access_token_ttl_seconds",
             "password_reset_ttl_seconds",
+            "mail_cooldown_seconds",
             "argon2.memory_kib",
             "argon2.iterations",
             "argon2.parallelism",

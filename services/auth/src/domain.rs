@@ -322,6 +322,9 @@ pub struct CallerSession {
 pub struct ClientOrigin {
     /// The client's address, or a fixed placeholder when nobody tells it.
     pub client_address: String,
+    /// The network failed log-ins from the client are counted under (its IPv4 address, or
+    /// its IPv6 /64), or the placeholder of `client_address`.
+    pub client_network: String,
     /// The client's user agent.
     pub user_agent: String,
 }
@@ -428,7 +431,7 @@ pub fn decide_refresh(record: &RefreshTokenRecord, now: i64) -> RefreshDecision 
 pub enum ThrottleScope {
     /// Failures against one account (or one unknown log-in name).
     Account,
-    /// Failures from one client address.
+    /// Failures from one client network: an IPv4 address or an IPv6 /64.
     Address,
 }
 

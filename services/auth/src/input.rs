@@ -2,13 +2,15 @@
 //! named by its field, so a caller learns about every bad field at once. Secret tokens are
 //! reduced to the digest the store keeps; nothing deeper sees a proto type or a raw string id.
 
+use std::net::IpAddr;
+
 use gigmesh_errors::{ApiError, Violations};
 use gigmesh_grpc::Caller;
 use gigmesh_proto::auth::{
     ChangePasswordRequest, ListSessionsRequest, LogInRequest, ResetPasswordRequest, SignUpRequest,
     SuspendAccountRequest,
 };
-use gigmesh_types::{Email, PageSize, PageToken, SessionId, UserId};
+use gigmesh_types::{Email, PageSize, PageToken, SessionId, UserId, client_network};
 use tonic::Request;
 
 use crate::credentials::secret_token_hash;
@@ -95,13 +97,19 @@ pub fn caller_session(caller: &Caller) -> CallerSession {
     }
 }
 
-/// Where `request` came from: the address the gateway reports (else the TCP peer) and the
-/// user agent.
+/// Where `request` came from: the address the gateway reports (else the TCP peer), the
+/// network it is counted under, and the user agent.
 pub fn client_origin<T>(request: &Request<T>) -> ClientOrigin {
+    let address = gigmesh_grpc::client_address(request);
+    let known_or_placeholder = |address: Option<IpAddr>| {
+        address.map_or_else(
+            || UNKNOWN_CLIENT_ADDRESS.to_owned(),
+            |known| known.to_string(),
+        )
+    };
     ClientOrigin {
-        client_address: gigmesh_grpc::client_address(request)
-            .map(|address| address.to_string())
-            .unwrap_or_else(|| UNKNOWN_CLIENT_ADDRESS.to_owned()),
+        client_address: known_or_placeholder(address),
+        client_network: known_or_placeholder(address.map(client_network)),
         user_agent: gigmesh_grpc::user_agent(request),
     }
 }

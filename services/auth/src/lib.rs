@@ -6,9 +6,11 @@
 //! address with a mailed single-use token and log in with either name. A log-in opens a
 //! session: a short-lived access JWT plus an opaque refresh token that is rotated on every
 //! use; presenting a spent refresh token revokes the whole session. Failed log-ins are
-//! throttled per account and per client address with counters in the database. Everything
-//! other services need to know leaves through the outbox on topic `gigmesh.auth.v1`; the
-//! seller role is granted from `SellerActivated` on `gigmesh.users.v1`.
+//! throttled per account and per client network (IPv4 address or IPv6 /64) with counters in
+//! the database; reset and verification mails asked for again within a cooldown are not
+//! sent. Everything other services need to know leaves through the outbox on topic
+//! `gigmesh.auth.v1`; the seller role is granted from `SellerActivated` on
+//! `gigmesh.users.v1`.
 //!
 //! `api.rs` is the gRPC edge: `input.rs` parses requests into domain values, the use cases
 //! in `use_cases/` run them against `store.rs` with the rules of `domain.rs`, and

@@ -1,7 +1,7 @@
-//! The auth database: accounts and roles, mailed tokens, sessions and refresh tokens, signing
-//! keys and failed log-in counters. Portable SQL that runs on SQLite and PostgreSQL through
-//! `sqlx::Any`; every function takes a connection (usually a transaction's) and knows nothing
-//! of gRPC.
+//! The auth database: accounts and roles, mailed tokens and the mail cooldown, sessions and
+//! refresh tokens, signing keys and failed log-in counters. Portable SQL that runs on
+//! SQLite and PostgreSQL through `sqlx::Any`; every function takes a connection (usually a
+//! transaction's) and knows nothing of gRPC.
 
 use std::str::FromStr;
 
@@ -344,6 +344,32 @@ pub async fn spend_mailed_tokens_of(
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected())
+}
+
+/// Records a mail of `purpose` to the account at `now`, unless one was recorded after
+/// `cooldown_start`; returns whether it was recorded, and so whether the mail may be sent.
+/// One conditional upsert, so of concurrent requests on several replicas only one records it.
+#[instrument(skip_all, fields(account_id = %account_id, purpose = purpose.as_str()))]
+pub async fn record_mail_request(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    purpose: MailedTokenPurpose,
+    now: i64,
+    cooldown_start: i64,
+) -> Result<bool, DbError> {
+    let row = sqlx::query(
+        "INSERT INTO mail_requests (account_id, purpose, last_mail_time) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id, purpose) DO UPDATE SET last_mail_time = $3 \
+         WHERE mail_requests.last_mail_time <= $4 \
+         RETURNING last_mail_time",
+    )
+    .bind(account_id.to_string())
+    .bind(purpose.as_str())
+    .bind(now)
+    .bind(cooldown_start)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Whether the token with `token_hash` is unspent, unexpired and for `purpose`.

@@ -190,8 +190,10 @@ impl AuthCore {
         Ok(account)
     }
 
-    /// Mails a new verification token when an unverified, active account has the address;
-    /// answers the same either way, so it tells nobody which addresses have accounts.
+    /// Mails a new verification token when an unverified, active account has the address and
+    /// was sent no resent verification mail within the mail cooldown (the sign-up mail does
+    /// not count); answers the same either way, so it tells nobody which addresses have
+    /// accounts.
     pub(crate) async fn resend_verification(&self, email: &Email) -> Result<(), AuthError> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
@@ -199,10 +201,24 @@ impl AuthCore {
         match found {
             Some(found) if !found.account.email_verified && !found.account.is_suspended() => {
                 Span::current().record("user_id", tracing::field::display(found.account.id));
-                self.request_verification(&mut tx, &found.account, now)
+                let claimed = self
+                    .claim_requested_mail(
+                        &mut tx,
+                        found.account.id,
+                        MailedTokenPurpose::VerifyEmail,
+                        now,
+                    )
                     .await?;
-                tx.commit().await.map_err(DbError::from)?;
-                tracing::info!("verification mail requested");
+                if claimed {
+                    self.request_verification(&mut tx, &found.account, now)
+                        .await?;
+                    tx.commit().await.map_err(DbError::from)?;
+                    tracing::info!("verification mail requested");
+                } else {
+                    // A verification mail went out within the cooldown; this request sends
+                    // none.
+                    tx.rollback().await.map_err(DbError::from)?;
+                }
             }
             _ => {
                 tx.rollback().await.map_err(DbError::from)?;

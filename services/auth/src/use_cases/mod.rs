@@ -1,8 +1,8 @@
 //! The auth use cases: each takes domain values, runs against the store (a state change and
 //! its outbox events in one transaction) and answers with domain values, never proto. This
 //! file holds the state they share ([`AuthCore`]) and the steps several of them take: live
-//! session checks, throttling of password attempts, mailed tokens. The use cases themselves
-//! live by concern in `accounts.rs`, `sessions.rs` and `passwords.rs`.
+//! session checks, throttling of password attempts, mailed tokens and their cooldown. The
+//! use cases themselves live by concern in `accounts.rs`, `sessions.rs` and `passwords.rs`.
 
 mod accounts;
 mod passwords;
@@ -165,6 +165,28 @@ impl AuthCore {
             tracing::warn!(error = %release_error, "cannot give back an unchecked attempt");
         }
         error
+    }
+
+    /// Records a requested mail of `purpose` to the account inside `tx`, unless the account
+    /// was sent one within the mail cooldown; returns whether the mail may be sent. The
+    /// caller answers the same either way, so the cooldown tells nobody the account exists.
+    async fn claim_requested_mail(
+        &self,
+        tx: &mut Tx,
+        account_id: UserId,
+        purpose: MailedTokenPurpose,
+        now: i64,
+    ) -> Result<bool, AuthError> {
+        let cooldown_start = now.saturating_sub(millis(self.config.mail_cooldown()));
+        let claimed =
+            store::record_mail_request(tx, account_id, purpose, now, cooldown_start).await?;
+        if !claimed {
+            tracing::info!(
+                purpose = purpose.as_str(),
+                "mail not sent: requested within the cooldown"
+            );
+        }
+        Ok(claimed)
     }
 
     /// Issues a new mailed token of the account for `purpose`, valid for `ttl`, inside `tx`;

@@ -66,8 +66,9 @@ impl AuthCore {
         Ok(())
     }
 
-    /// Mails a reset token when an active account has the address; answers the same either
-    /// way, so it tells nobody which addresses have accounts.
+    /// Mails a reset token when an active account has the address and was sent no reset mail
+    /// within the mail cooldown; answers the same either way, so it tells nobody which
+    /// addresses have accounts.
     pub(crate) async fn request_password_reset(&self, email: &Email) -> Result<(), AuthError> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
@@ -79,6 +80,14 @@ impl AuthCore {
         };
         let account = found.account;
         Span::current().record("user_id", tracing::field::display(account.id));
+        if !self
+            .claim_requested_mail(&mut tx, account.id, MailedTokenPurpose::ResetPassword, now)
+            .await?
+        {
+            // A reset mail went out within the cooldown; this request sends none.
+            tx.rollback().await.map_err(DbError::from)?;
+            return Ok(());
+        }
         let mailed = self
             .issue_mailed_token(
                 &mut tx,

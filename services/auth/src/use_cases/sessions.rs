@@ -21,10 +21,10 @@ use crate::store::{self, NewSession, SessionStatus};
 
 impl AuthCore {
     /// Checks the password presented for `login` and opens a session for `origin`. Unknown
-    /// names and wrong passwords read the same and are throttled the same; the account's
-    /// state is told only once the password is proven. The attempt counts against the
-    /// account and the address before the password is checked; a proven password resets the
-    /// account's count and gives the address's back.
+    /// names and wrong passwords read the same and are throttled the same; the account's state
+    /// is told only once the password is proven. The attempt counts against the account and the
+    /// client's network (IPv4 address or IPv6 /64) before the password is checked; a proven
+    /// password resets the account's count and gives the network's back.
     pub(crate) async fn log_in(
         &self,
         login: &LoginName,
@@ -44,7 +44,7 @@ impl AuthCore {
         };
         let attempts = self
             .reserve_attempts(&[
-                (ThrottleScope::Address, &origin.client_address),
+                (ThrottleScope::Address, &origin.client_network),
                 (ThrottleScope::Account, &account_subject),
             ])
             .await?;

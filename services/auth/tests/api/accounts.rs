@@ -1,5 +1,8 @@
 //! Sign-up, email verification and the caller's own account.
 
+use std::time::Duration;
+
+use gigmesh_auth_service::Config;
 use gigmesh_proto::auth::{
     AccountState, EmailVerificationRequested, EmailVerified, GetMyAccountRequest,
     ResendVerificationEmailRequest, Role, SignUpRequest, UserRegistered, VerifyEmailRequest,
@@ -8,7 +11,7 @@ use gigmesh_testing::{Backend, signed_in, violated_fields};
 use gigmesh_types::now_millis;
 use tonic::Code;
 
-use crate::support::{TestAuth, expect_code, roles_of};
+use crate::support::{TestAuth, expect_code, roles_of, test_config};
 
 gigmesh_testing::on_sqlite_and_postgres!(
     sign_up_creates_an_unverified_buyer_and_mails_a_token,
@@ -16,6 +19,7 @@ gigmesh_testing::on_sqlite_and_postgres!(
     sign_up_refuses_taken_email_and_username,
     verification_tokens_are_single_use,
     resend_answers_alike_and_replaces_earlier_tokens,
+    resend_requests_mail_once_per_cooldown,
     my_account_needs_a_valid_token,
 );
 
@@ -244,6 +248,56 @@ async fn resend_answers_alike_and_replaces_earlier_tokens(backend: Backend) {
         violated_fields(&expect_code(malformed, Code::InvalidArgument)),
         ["email"]
     );
+}
+
+async fn resend_requests_mail_once_per_cooldown(backend: Backend) {
+    let config = Config {
+        mail_cooldown_seconds: 1,
+        ..test_config()
+    };
+    let mut auth = TestAuth::start_with(backend, config).await;
+    auth.sign_up("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let resend = |email: &str| ResendVerificationEmailRequest {
+        email: email.to_owned(),
+    };
+
+    let mut answers = Vec::new();
+    for email in [
+        "ada@example.com",
+        "ada@example.com",
+        "nobody@example.com",
+        "Ada@Example.com",
+    ] {
+        let answer = auth
+            .client
+            .resend_verification_email(resend(email))
+            .await
+            .expect("the same answer within the cooldown")
+            .into_inner();
+        answers.push(answer);
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    // The sign-up mail and the first resend.
+    assert_eq!(
+        auth.events_of::<EmailVerificationRequested>().await.len(),
+        2
+    );
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    auth.client
+        .resend_verification_email(resend("ada@example.com"))
+        .await
+        .expect("resend after the cooldown");
+    assert_eq!(
+        auth.events_of::<EmailVerificationRequested>().await.len(),
+        3
+    );
+    let token = auth.verification_token("ada@example.com").await;
+    auth.client
+        .verify_email(VerifyEmailRequest { token })
+        .await
+        .expect("the token of the newest mail works");
 }
 
 async fn my_account_needs_a_valid_token(backend: Backend) {

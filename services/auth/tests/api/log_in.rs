@@ -21,6 +21,8 @@ gigmesh_testing::on_sqlite_and_postgres!(
     failed_log_ins_are_throttled_per_account,
     a_successful_log_in_resets_the_account_counter,
     failed_log_ins_are_throttled_per_client_address,
+    one_ipv6_64_shares_one_address_limit,
+    an_ipv4_mapped_address_shares_the_ipv4_address_limit,
     concurrent_wrong_passwords_are_evaluated_at_most_the_limit,
 );
 
@@ -207,6 +209,63 @@ async fn failed_log_ins_are_throttled_per_client_address(backend: Backend) {
     auth.try_log_in_from("ada", "analytical-engine", "198.51.100.1", "browser")
         .await
         .expect("another address is not throttled");
+}
+
+async fn one_ipv6_64_shares_one_address_limit(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let addresses_of_one_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"];
+    for attempt in 0..ADDRESS_LIMIT {
+        let login = format!("guess{attempt}");
+        let address = addresses_of_one_64[attempt as usize % addresses_of_one_64.len()];
+        expect_code(
+            auth.try_log_in_from(&login, "difference-engine", address, "curl")
+                .await,
+            Code::Unauthenticated,
+        );
+    }
+    for address in addresses_of_one_64
+        .into_iter()
+        .chain(["2001:db8:1:2::abcd"])
+    {
+        let status = expect_code(
+            auth.try_log_in_from("ada", "analytical-engine", address, "curl")
+                .await,
+            Code::ResourceExhausted,
+        );
+        assert!(status.get_details_retry_info().is_some(), "{status:?}");
+    }
+    auth.try_log_in_from("ada", "analytical-engine", "2001:db8:1:3::1", "browser")
+        .await
+        .expect("another /64 is not throttled");
+}
+
+async fn an_ipv4_mapped_address_shares_the_ipv4_address_limit(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    for attempt in 0..ADDRESS_LIMIT {
+        let login = format!("guess{attempt}");
+        let address = if attempt % 2 == 0 {
+            "203.0.113.7"
+        } else {
+            "::ffff:203.0.113.7"
+        };
+        expect_code(
+            auth.try_log_in_from(&login, "difference-engine", address, "curl")
+                .await,
+            Code::Unauthenticated,
+        );
+    }
+    expect_code(
+        auth.try_log_in_from("ada", "analytical-engine", "203.0.113.7", "curl")
+            .await,
+        Code::ResourceExhausted,
+    );
+    auth.try_log_in_from("ada", "analytical-engine", "203.0.113.8", "browser")
+        .await
+        .expect("the next IPv4 address is not throttled");
 }
 
 async fn concurrent_wrong_passwords_are_evaluated_at_most_the_limit(backend: Backend) {

@@ -20,6 +20,8 @@ gigmesh_testing::on_sqlite_and_postgres!(
     a_reset_token_sets_a_new_password_once,
     a_reset_token_expires,
     a_newer_reset_request_replaces_the_older_token,
+    reset_requests_mail_once_per_cooldown,
+    concurrent_reset_requests_mail_once,
     failed_password_changes_are_throttled_until_the_window_ends,
     concurrent_wrong_password_changes_are_evaluated_at_most_the_limit,
 );
@@ -204,6 +206,7 @@ async fn a_reset_token_sets_a_new_password_once(backend: Backend) {
 async fn a_reset_token_expires(backend: Backend) {
     let config = Config {
         password_reset_ttl_seconds: 1,
+        mail_cooldown_seconds: 1,
         ..test_config()
     };
     let mut auth = TestAuth::start_with(backend, config).await;
@@ -222,12 +225,24 @@ async fn a_reset_token_expires(backend: Backend) {
     auth.log_in("ada", "analytical-engine").await;
 }
 
+/// [`test_config`] with a one-second mail cooldown.
+fn short_mail_cooldown_config() -> Config {
+    Config {
+        mail_cooldown_seconds: 1,
+        ..test_config()
+    }
+}
+
+/// Longer than the cooldown of [`short_mail_cooldown_config`].
+const PAST_SHORT_MAIL_COOLDOWN: Duration = Duration::from_millis(1_100);
+
 async fn a_newer_reset_request_replaces_the_older_token(backend: Backend) {
-    let mut auth = TestAuth::start(backend).await;
+    let mut auth = TestAuth::start_with(backend, short_mail_cooldown_config()).await;
     auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
         .await;
     request_reset(&mut auth, "ada@example.com").await;
     let older = auth.reset_token("ada@example.com").await;
+    tokio::time::sleep(PAST_SHORT_MAIL_COOLDOWN).await;
     request_reset(&mut auth, "ada@example.com").await;
     let newer = auth.reset_token("ada@example.com").await;
     assert_ne!(older, newer);
@@ -240,6 +255,71 @@ async fn a_newer_reset_request_replaces_the_older_token(backend: Backend) {
         .await
         .expect("the newest token works");
     auth.log_in("ada", "difference-engine").await;
+}
+
+async fn reset_requests_mail_once_per_cooldown(backend: Backend) {
+    let mut auth = TestAuth::start_with(backend, short_mail_cooldown_config()).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+
+    let mut answers = Vec::new();
+    for email in [
+        "ada@example.com",
+        "ada@example.com",
+        "nobody@example.com",
+        "ADA@example.com",
+    ] {
+        let answer = auth
+            .client
+            .request_password_reset(RequestPasswordResetRequest {
+                email: email.to_owned(),
+            })
+            .await
+            .expect("the same answer within the cooldown")
+            .into_inner();
+        answers.push(answer);
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    assert_eq!(auth.events_of::<PasswordResetRequested>().await.len(), 1);
+    let first_token = auth.reset_token("ada@example.com").await;
+
+    tokio::time::sleep(PAST_SHORT_MAIL_COOLDOWN).await;
+    request_reset(&mut auth, "ada@example.com").await;
+    assert_eq!(auth.events_of::<PasswordResetRequested>().await.len(), 2);
+    let second_token = auth.reset_token("ada@example.com").await;
+    assert_ne!(first_token, second_token);
+    reset(&mut auth, &second_token, "difference-engine")
+        .await
+        .expect("the token of the newest mail works");
+}
+
+async fn concurrent_reset_requests_mail_once(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let mut client = auth.client.clone();
+        requests.spawn(async move {
+            client
+                .request_password_reset(RequestPasswordResetRequest {
+                    email: "ada@example.com".to_owned(),
+                })
+                .await
+                .map(drop)
+        });
+    }
+    while let Some(outcome) = requests.join_next().await {
+        outcome
+            .expect("the request task")
+            .expect("every request is answered as usual");
+    }
+    assert_eq!(auth.events_of::<PasswordResetRequested>().await.len(), 1);
+    let token = auth.reset_token("ada@example.com").await;
+    reset(&mut auth, &token, "difference-engine")
+        .await
+        .expect("the mailed token works");
 }
 
 async fn failed_password_changes_are_throttled_until_the_window_ends(backend: Backend) {
