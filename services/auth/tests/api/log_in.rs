@@ -10,7 +10,8 @@ use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crate::support::{
-    ACCOUNT_LIMIT, ADDRESS_LIMIT, TestAuth, expect_code, roles_of, slow_hashing_config,
+    ACCOUNT_LIMIT, ADDRESS_LIMIT, TestAuth, evaluated_and_throttled, expect_code, roles_of,
+    slow_hashing_config,
 };
 
 gigmesh_testing::on_sqlite_and_postgres!(
@@ -287,20 +288,7 @@ async fn concurrent_wrong_passwords_are_evaluated_at_most_the_limit(backend: Bac
                 .map(drop)
         });
     }
-    let (mut evaluated, mut throttled) = (0, 0);
-    while let Some(outcome) = guesses.join_next().await {
-        let status = outcome
-            .expect("the guess task")
-            .expect_err("a wrong password");
-        match status.code() {
-            Code::Unauthenticated => evaluated += 1,
-            Code::ResourceExhausted => {
-                assert!(status.get_details_retry_info().is_some(), "{status:?}");
-                throttled += 1;
-            }
-            _ => panic!("unexpected status: {status:?}"),
-        }
-    }
+    let (evaluated, throttled) = evaluated_and_throttled(guesses, Code::Unauthenticated).await;
     assert!(
         (1..=ACCOUNT_LIMIT).contains(&evaluated),
         "{evaluated} of {attempts} concurrent guesses were evaluated"

@@ -12,7 +12,9 @@ use gigmesh_types::{millis_from_timestamp, now_millis};
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
-use crate::support::{ACCOUNT_LIMIT, TestAuth, expect_code, slow_hashing_config, test_config};
+use crate::support::{
+    ACCOUNT_LIMIT, TestAuth, evaluated_and_throttled, expect_code, slow_hashing_config, test_config,
+};
 
 gigmesh_testing::on_sqlite_and_postgres!(
     changing_the_password_revokes_the_other_sessions,
@@ -396,20 +398,7 @@ async fn concurrent_wrong_password_changes_are_evaluated_at_most_the_limit(backe
         );
         guesses.spawn(async move { client.change_password(request).await.map(drop) });
     }
-    let (mut evaluated, mut throttled) = (0, 0);
-    while let Some(outcome) = guesses.join_next().await {
-        let status = outcome
-            .expect("the guess task")
-            .expect_err("a wrong password");
-        match status.code() {
-            Code::InvalidArgument => evaluated += 1,
-            Code::ResourceExhausted => {
-                assert!(status.get_details_retry_info().is_some(), "{status:?}");
-                throttled += 1;
-            }
-            _ => panic!("unexpected status: {status:?}"),
-        }
-    }
+    let (evaluated, throttled) = evaluated_and_throttled(guesses, Code::InvalidArgument).await;
     assert!(
         (1..=ACCOUNT_LIMIT).contains(&evaluated),
         "{evaluated} of {attempts} concurrent guesses were evaluated"

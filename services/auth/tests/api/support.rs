@@ -19,6 +19,7 @@ use gigmesh_testing::{
 };
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
+use tonic_types::StatusExt as _;
 
 /// Failed log-ins allowed per account in tests.
 pub const ACCOUNT_LIMIT: u32 = 3;
@@ -311,4 +312,28 @@ pub fn roles_of(account: &proto::Account) -> Vec<proto::Role> {
         .iter()
         .map(|role| proto::Role::try_from(*role).expect("a known role"))
         .collect()
+}
+
+/// Waits for concurrent wrong guesses and counts how many were evaluated (answered
+/// `evaluated_code`) and how many were throttled (`RESOURCE_EXHAUSTED` with retry info);
+/// any other answer fails the test.
+pub async fn evaluated_and_throttled(
+    mut guesses: tokio::task::JoinSet<Result<(), Status>>,
+    evaluated_code: Code,
+) -> (u32, u32) {
+    let (mut evaluated, mut throttled) = (0, 0);
+    while let Some(outcome) = guesses.join_next().await {
+        let status = outcome
+            .expect("the guess task")
+            .expect_err("a wrong password");
+        match status.code() {
+            code if code == evaluated_code => evaluated += 1,
+            Code::ResourceExhausted => {
+                assert!(status.get_details_retry_info().is_some(), "{status:?}");
+                throttled += 1;
+            }
+            _ => panic!("unexpected status: {status:?}"),
+        }
+    }
+    (evaluated, throttled)
 }
