@@ -9,6 +9,11 @@
 //! with many in flight, then `LogIn` with the production argon2id parameters, and prints a
 //! Markdown report on stdout (progress goes to stderr).
 //!
+//! `gigmesh-bench sign-in-burst` starts `gigmesh serve auth` as its own process on a fresh
+//! SQLite database, seeds accounts through its RPCs, then fires hundreds of log-ins and
+//! sign-ups at once while timing `GetJwks` and `RefreshToken` and sampling auth's resident
+//! set; once with the production hashing bound and once with it effectively off.
+//!
 //! `gigmesh-bench search` indexes generated gigs with the search service's tantivy adapter
 //! and loads the same gigs into PostgreSQL with a full-text (tsvector + GIN) index, then
 //! runs the same mix of keyword, filter and facet searches against both, one at a time and
@@ -19,6 +24,7 @@ mod mesh;
 mod report;
 mod search;
 mod search_corpus;
+mod sign_in_burst;
 mod stats;
 
 use std::process::ExitCode;
@@ -52,6 +58,34 @@ enum Command {
     Gateway(GatewayOptions),
     /// The search index against PostgreSQL full-text search on the same gigs and searches.
     Search(SearchOptions),
+    /// Auth's memory and its other calls during a burst of concurrent sign-ins.
+    SignInBurst(SignInBurstOptions),
+}
+
+#[derive(Args)]
+struct SignInBurstOptions {
+    /// Log-ins and sign-ups fired at once.
+    #[arg(long, default_value_t = 500)]
+    sign_ins: usize,
+    /// Accounts seeded first; right and wrong passwords are spread over them. Every log-in
+    /// attempt counts against its account until its password is proven, and the production
+    /// throttle refuses an account's sixth, so keep at most 4 log-ins per account in the
+    /// burst: at least sign-ins × 13 / 80 accounts (65% of the calls are log-ins to them).
+    #[arg(long, default_value_t = 100)]
+    accounts: usize,
+    /// HTTP/2 connections the burst is spread over, as if from that many clients.
+    #[arg(long, default_value_t = 50)]
+    connections: usize,
+    /// Seconds GetJwks and RefreshToken are timed on an idle auth before the burst.
+    #[arg(long, default_value_t = 3)]
+    idle_seconds: u64,
+    /// Only the production hashing bound, without the run with the bound off.
+    #[arg(long)]
+    skip_unbounded: bool,
+    /// The `gigmesh` binary (default: `gigmesh` next to this program, i.e. the one
+    /// `cargo build --release --bin gigmesh` makes).
+    #[arg(long)]
+    gigmesh_bin: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -114,6 +148,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Gateway(options) => gateway(options).await,
             Command::Search(options) => search_benchmark(options).await,
+            Command::SignInBurst(options) => sign_in_burst(options).await,
         }
     });
     match outcome {
@@ -234,6 +269,32 @@ async fn search_benchmark(options: SearchOptions) -> anyhow::Result<()> {
         postgres_jit: options.postgres_jit,
     };
     print_report(&search::run(&settings).await?);
+    Ok(())
+}
+
+async fn sign_in_burst(options: SignInBurstOptions) -> anyhow::Result<()> {
+    let gigmesh_bin = match options.gigmesh_bin {
+        Some(path) => path,
+        None => std::env::current_exe()?
+            .parent()
+            .map(|directory| directory.join("gigmesh"))
+            .ok_or_else(|| anyhow::anyhow!("this program's path has no directory"))?,
+    };
+    anyhow::ensure!(
+        gigmesh_bin.is_file(),
+        "no gigmesh binary at {} (build it with `cargo build --release --bin gigmesh`, or \
+         pass --gigmesh-bin)",
+        gigmesh_bin.display()
+    );
+    let settings = sign_in_burst::BurstSettings {
+        gigmesh_bin,
+        sign_ins: options.sign_ins.max(1),
+        accounts: options.accounts.max(1),
+        connections: options.connections.max(1),
+        idle: std::time::Duration::from_secs(options.idle_seconds),
+        compare_unbounded: !options.skip_unbounded,
+    };
+    print_report(&sign_in_burst::run(&settings).await?);
     Ok(())
 }
 
