@@ -49,10 +49,11 @@ impl Default for Config {
 /// their own parameters, so raising them only affects new hashes; accounts are re-hashed at
 /// their next successful log-in.
 ///
-/// Every running hash holds `memory_kib` until it ends, so hashing needs up to
-/// `max_concurrent_hashes × memory_kib` of memory: 8 × 19 MiB = 152 MiB at most with the
-/// defaults, which leaves most of the chart's 512 MiB limit for auth to the rest of the
-/// service. A waiting hash holds no argon2 memory. Hashing is CPU-bound, so more hashes
+/// Every running hash holds `memory_kib` until it ends, so the hashes in flight hold up to
+/// `max_concurrent_hashes × memory_kib`: 8 × 19 MiB = 152 MiB with the defaults. A waiting
+/// hash holds no argon2 memory. The process holds more than that: the allocator keeps the
+/// freed blocks of earlier hashes, and the sign-in burst benchmark (docs/benchmarks.md)
+/// measures the resulting peak. Hashing is CPU-bound, so more hashes
 /// than cores only add memory and latency, not throughput; a hash that would find
 /// `max_concurrent_hashes` running and `max_queued_hashes` waiting is refused with
 /// `RESOURCE_EXHAUSTED` and a retry hint. Lower `max_concurrent_hashes` when raising
@@ -73,7 +74,7 @@ pub struct Argon2Config {
     pub max_queued_hashes: u32,
 }
 
-/// The most hashes the default lets run at once: 8 × 19 MiB fits the chart's memory limit.
+/// The most hashes the default lets run at once (8 × 19 MiB of argon2 blocks in flight).
 const DEFAULT_MAX_CONCURRENT_HASHES: u32 = 8;
 
 impl Default for Argon2Config {
