@@ -49,14 +49,15 @@ impl Default for Config {
 /// their own parameters, so raising them only affects new hashes; accounts are re-hashed at
 /// their next successful log-in.
 ///
-/// Every running hash holds `memory_kib` until it ends, so the hashes in flight hold up to
-/// `max_concurrent_hashes × memory_kib`: 8 × 19 MiB = 152 MiB with the defaults. A waiting
-/// hash holds no argon2 memory. The process holds more than that: the allocator keeps the
-/// freed blocks of earlier hashes, and the sign-in burst benchmark (docs/benchmarks.md)
-/// measures the resulting peak. Hashing is CPU-bound, so more hashes
-/// than cores only add memory and latency, not throughput; a hash that would find
-/// `max_concurrent_hashes` running and `max_queued_hashes` waiting is refused with
-/// `RESOURCE_EXHAUSTED` and a retry hint. Lower `max_concurrent_hashes` when raising
+/// Every running hash uses one of `max_concurrent_hashes` argon2 block buffers of
+/// `memory_kib`, each allocated on its slot's first hash and then kept and reused, so the
+/// argon2 memory is at most `max_concurrent_hashes × memory_kib`: 8 × 19 MiB = 152 MiB with
+/// the defaults. A waiting hash holds no argon2 memory. Only verifying a stored hash made
+/// with more memory than `memory_kib` allocates a buffer of its own for that call. The
+/// sign-in burst benchmark (docs/benchmarks.md) measures the process's peak. Hashing is
+/// CPU-bound, so more hashes than cores only add memory and latency, not throughput; a hash
+/// that would find `max_concurrent_hashes` running and `max_queued_hashes` waiting is refused
+/// with `RESOURCE_EXHAUSTED` and a retry hint. Lower `max_concurrent_hashes` when raising
 /// `memory_kib`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

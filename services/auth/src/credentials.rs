@@ -2,13 +2,13 @@
 //! random secrets handed to clients (refresh tokens and mailed tokens), of which only a
 //! SHA-256 digest is ever stored.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{self, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _};
+use argon2::password_hash::{self, Output, ParamsString, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -40,9 +40,17 @@ pub enum HashingError {
 /// blocking thread pool and never stalls the async runtime. At most `max_concurrent_hashes`
 /// run at once (each holds `memory_kib`) and `max_queued_hashes` wait; one more is refused
 /// with [`HashingError::AtCapacity`] rather than queued without bound.
+///
+/// The argon2 memory is not allocated per hash: every hash and verification borrows one of
+/// at most `max_concurrent_hashes` block buffers of `memory_kib`, each allocated on first
+/// use and kept for the hasher's life, so the blocks do not go through the allocator on each
+/// hash. Only a stored hash made with more memory than `memory_kib` is verified in a buffer
+/// allocated for that call.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    /// The argon2 block buffers not in use by a running hash.
+    memory: Arc<MemoryPool>,
     /// A hash of a random password, verified against when no account matches a log-in name,
     /// so that an unknown account costs as much time as a wrong password.
     dummy_hash: Arc<str>,
@@ -58,6 +66,85 @@ struct HashingPermits {
     _running: OwnedSemaphorePermit,
 }
 
+/// Argon2 block buffers of `block_count` blocks each, kept between hashes. A buffer is taken
+/// only while a running permit is held and given back before the permit is released, so
+/// there are never more buffers than running slots.
+struct MemoryPool {
+    block_count: usize,
+    idle: Mutex<Vec<Vec<Block>>>,
+}
+
+impl MemoryPool {
+    /// An idle buffer, or a new one when every buffer made so far is in use (the first hashes
+    /// on each slot).
+    fn take(&self) -> Vec<Block> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        idle.unwrap_or_else(|| vec![Block::default(); self.block_count])
+    }
+
+    /// Keeps `blocks` for the next hash.
+    fn give_back(&self, blocks: Vec<Block>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(blocks);
+    }
+
+    /// Runs `work` on a buffer of at least `block_count` blocks: a pooled one when that is
+    /// large enough, given back afterwards (also when `work` panics).
+    fn with_blocks<T>(&self, block_count: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        if block_count > self.block_count {
+            // A stored hash made with more memory than the configured cost (the cost was
+            // lowered since). Growing a pooled buffer would keep that larger size for every
+            // later hash, so this verification gets a buffer of its own, freed when it ends;
+            // such hashes are re-hashed with the configured cost at their next log-in.
+            let mut blocks = vec![Block::default(); block_count];
+            return work(&mut blocks);
+        }
+        struct Borrowed<'pool> {
+            pool: &'pool MemoryPool,
+            blocks: Vec<Block>,
+        }
+        impl Drop for Borrowed<'_> {
+            fn drop(&mut self) {
+                self.pool.give_back(std::mem::take(&mut self.blocks));
+            }
+        }
+        let mut borrowed = Borrowed {
+            pool: self,
+            blocks: self.take(),
+        };
+        work(&mut borrowed.blocks[..block_count])
+    }
+}
+
+/// The argon2 output for `password` and the salt bytes `salt` under `algorithm`, `version`
+/// and `params` (whose output length defaults to argon2's 32 bytes), computed in `memory`'s
+/// buffers.
+fn argon2_output(
+    memory: &MemoryPool,
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+) -> password_hash::Result<Output> {
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let block_count = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    memory.with_blocks(block_count, |blocks| {
+        Output::init_with(output_len, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt, out, &mut *blocks)
+                .map_err(password_hash::Error::from)
+        })
+    })
+}
+
 impl PasswordHasher {
     /// A hasher with `config`'s cost parameters and concurrency bounds.
     pub async fn new(config: &Argon2Config) -> anyhow::Result<Self> {
@@ -71,6 +158,10 @@ impl PasswordHasher {
         let max_running = usize::try_from(config.max_concurrent_hashes.max(1))?;
         let max_admitted = max_running + usize::try_from(config.max_queued_hashes)?;
         let mut hasher = Self {
+            memory: Arc::new(MemoryPool {
+                block_count: params.block_count(),
+                idle: Mutex::new(Vec::with_capacity(max_running)),
+            }),
             params,
             dummy_hash: Arc::from(""),
             admitted: Arc::new(Semaphore::new(max_admitted)),
@@ -117,10 +208,6 @@ impl PasswordHasher {
         Ok(outcome)
     }
 
-    fn argon2(params: Params) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, argon2::Version::V0x13, params)
-    }
-
     /// The PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of `password`, with a fresh salt.
     pub async fn hash(&self, password: &Password) -> Result<String, HashingError> {
         self.hash_text(password.expose().to_owned()).await
@@ -128,12 +215,33 @@ impl PasswordHasher {
 
     async fn hash_text(&self, clear_text: String) -> Result<String, HashingError> {
         let params = self.params.clone();
+        let memory = self.memory.clone();
         self.run_hashing(move || {
             let salt = SaltString::generate(&mut OsRng);
-            Self::argon2(params)
-                .hash_password(clear_text.as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(|error| anyhow::anyhow!("cannot hash a password: {error}"))
+            let mut salt_bytes = [0_u8; 64];
+            let salt_bytes = salt
+                .decode_b64(&mut salt_bytes)
+                .map_err(|error| anyhow::anyhow!("cannot decode a fresh salt: {error}"))?;
+            let params_string = ParamsString::try_from(&params)
+                .map_err(|error| anyhow::anyhow!("cannot encode argon2 parameters: {error}"))?;
+            let output = argon2_output(
+                &memory,
+                Algorithm::Argon2id,
+                Version::V0x13,
+                params,
+                clear_text.as_bytes(),
+                salt_bytes,
+            )
+            .map_err(|error| anyhow::anyhow!("cannot hash a password: {error}"))?;
+            // The same PHC string as argon2's `PasswordHasher::hash_password`.
+            let hash = PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: params_string,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            };
+            Ok(hash.to_string())
         })
         .await
     }
@@ -148,19 +256,9 @@ impl PasswordHasher {
         let account_exists = stored_hash.is_some();
         let hash = stored_hash.unwrap_or(&self.dummy_hash).to_owned();
         let clear_text = password.expose().to_owned();
-        let params = self.params.clone();
+        let memory = self.memory.clone();
         let matches = self
-            .run_hashing(move || {
-                let parsed = PasswordHash::new(&hash).map_err(|error| {
-                    anyhow::anyhow!("stored password hash is malformed: {error}")
-                })?;
-                // The cost parameters and salt come from the stored hash itself.
-                match Self::argon2(params).verify_password(clear_text.as_bytes(), &parsed) {
-                    Ok(()) => Ok(true),
-                    Err(password_hash::Error::Password) => Ok(false),
-                    Err(error) => Err(anyhow::anyhow!("cannot verify a password: {error}")),
-                }
-            })
+            .run_hashing(move || verify_phc(&memory, clear_text.as_bytes(), &hash))
             .await?;
         Ok(matches && account_exists)
     }
@@ -179,6 +277,32 @@ impl PasswordHasher {
             || stored_params.t_cost() != self.params.t_cost()
             || stored_params.p_cost() != self.params.p_cost()
     }
+}
+
+/// Whether `password` matches the PHC string `stored_hash`, as argon2's `PasswordVerifier`
+/// decides it: the algorithm, version, cost parameters, salt and output length all come from
+/// the stored hash, and the output is recomputed in `memory`'s buffers.
+fn verify_phc(memory: &MemoryPool, password: &[u8], stored_hash: &str) -> anyhow::Result<bool> {
+    let malformed =
+        |error: password_hash::Error| anyhow::anyhow!("stored password hash is malformed: {error}");
+    let parsed = PasswordHash::new(stored_hash).map_err(malformed)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(malformed)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|error| malformed(error.into()))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(malformed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
+    let mut salt_bytes = [0_u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(malformed)?;
+    let computed = argon2_output(memory, algorithm, version, params, password, salt_bytes)
+        .map_err(|error| anyhow::anyhow!("cannot verify a password: {error}"))?;
+    // `Output`'s `PartialEq` compares in constant time (`subtle::ConstantTimeEq`).
+    Ok(computed == expected)
 }
 
 /// A random secret for a client, and the digest under which it is stored.
@@ -244,6 +368,75 @@ mod tests {
         .unwrap();
         assert!(stronger.needs_rehash(&hash));
         assert!(stronger.verify(&password, Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn pooled_hashes_agree_with_argon2s_own_hasher_and_verifier() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
+        let config = Argon2Config {
+            max_concurrent_hashes: 2,
+            ..cheap()
+        };
+        let hasher = PasswordHasher::new(&config).await.unwrap();
+        let password = Password::parse_new("password", "correct horse battery".into()).unwrap();
+        let wrong = Password::parse_new("password", "wrong horse battery".into()).unwrap();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, hasher.params.clone());
+
+        // A hash made in the pooled buffers verifies with argon2's `PasswordVerifier`.
+        let new_hash = hasher.hash(&password).await.unwrap();
+        let parsed = PasswordHash::new(&new_hash).unwrap();
+        argon2
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .expect("argon2 verifies a pooled hash");
+        assert!(matches!(
+            argon2.verify_password(wrong.expose().as_bytes(), &parsed),
+            Err(password_hash::Error::Password)
+        ));
+
+        // A hash made by argon2's `PasswordHasher` verifies in the pooled buffers.
+        let salt = SaltString::generate(&mut OsRng);
+        let old_hash = argon2
+            .hash_password(password.expose().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(&password, Some(&old_hash)).await.unwrap());
+        assert!(!hasher.verify(&wrong, Some(&old_hash)).await.unwrap());
+
+        // With the same salt, both ways give the same PHC string.
+        let mut salt_bytes = [0_u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes).unwrap();
+        let output = argon2_output(
+            &hasher.memory,
+            Algorithm::Argon2id,
+            Version::V0x13,
+            hasher.params.clone(),
+            password.expose().as_bytes(),
+            salt_bytes,
+        )
+        .unwrap();
+        assert_eq!(Some(output), PasswordHash::new(&old_hash).unwrap().hash);
+
+        // A stored hash with more memory than the pool's buffers verifies in a buffer of
+        // its own; the pool keeps its size.
+        let larger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+        )
+        .hash_password(password.expose().as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+        assert!(hasher.verify(&password, Some(&larger)).await.unwrap());
+        assert!(!hasher.verify(&wrong, Some(&larger)).await.unwrap());
+
+        // Never more buffers than running slots, each of the configured size.
+        let idle = hasher.memory.idle.lock().unwrap();
+        assert!((1..=2).contains(&idle.len()));
+        assert!(
+            idle.iter()
+                .all(|blocks| blocks.len() == hasher.params.block_count())
+        );
     }
 
     #[tokio::test]
