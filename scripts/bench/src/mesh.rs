@@ -10,7 +10,7 @@ use gigmesh_auth_service::{App, Config as AuthConfig, ThrottleConfig};
 use gigmesh_config::{BusConfig, DatabaseConfig};
 use gigmesh_gateway::{Gateway, GatewayConfig, Upstream};
 use gigmesh_proto::auth::Jwk;
-use gigmesh_runtime::process::{KEY_REFRESH_INTERVAL, open_bus, open_database};
+use gigmesh_runtime::process::{open_bus, open_database, spawn_key_refresh};
 use gigmesh_runtime::{Background, RunningService, Service as _, ServiceDeps};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -170,13 +170,7 @@ async fn start_gateway(
         .refresh()
         .await
         .context("the gateway cannot load auth's public keys")?;
-    let refresh = verifier.clone();
-    let refresh_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        refresh
-            .run_periodic_refresh(KEY_REFRESH_INTERVAL, refresh_shutdown)
-            .await
-    });
+    spawn_key_refresh(tasks, &verifier, shutdown);
 
     let gateway = Gateway::new(
         gateway_config_for_benchmarks(),

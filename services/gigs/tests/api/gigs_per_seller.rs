@@ -1,9 +1,10 @@
 //! The cap on a seller's gigs (`max_gigs_per_seller`): creating beyond it is refused, naming
 //! the limit; deleting a gig frees a place; concurrent creates at the edge never exceed it.
 
-use gigmesh_gigs::Config;
+use gigmesh_gigs::{App, Config};
 use gigmesh_proto::gigs::CreateGigRequest;
-use gigmesh_testing::{Backend, signed_in};
+use gigmesh_runtime::Service as _;
+use gigmesh_testing::{Backend, TestDeps, signed_in};
 use tonic::Code;
 
 use crate::support::{TestGigs, complete_gig};
@@ -11,6 +12,7 @@ use crate::support::{TestGigs, complete_gig};
 gigmesh_testing::on_sqlite_and_postgres!(
     creating_beyond_the_cap_is_refused_until_a_gig_is_deleted,
     concurrent_creates_at_the_cap_do_not_exceed_it,
+    a_zero_cap_is_refused_before_the_service_is_built,
 );
 
 /// The test config: a cap of 3 gigs per seller.
@@ -93,4 +95,32 @@ async fn concurrent_creates_at_the_cap_do_not_exceed_it(backend: Backend) {
     assert_eq!(created, 1, "exactly one create takes the last place");
     let (mine, _) = gigs.my_gigs(&seller, 0, "").await.expect("my gigs");
     assert_eq!(mine.len(), 3);
+}
+
+/// `Service::build` checks the settings before it migrates or assembles anything, and names
+/// the key and its variable.
+async fn a_zero_cap_is_refused_before_the_service_is_built(backend: Backend) {
+    let deps = TestDeps::new(backend).await;
+    let config = Config {
+        max_gigs_per_seller: 0,
+        ..Config::default()
+    };
+    let Err(error) = App::build(deps.service_deps(), config).await else {
+        panic!("a zero cap was accepted");
+    };
+    let message = format!("{error:#}");
+    assert!(
+        message.contains(
+            "gigs.settings.max_gigs_per_seller (GIGMESH__GIGS__SETTINGS__MAX_GIGS_PER_SELLER)"
+        ),
+        "{message}"
+    );
+    let migrated: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(deps.db().pool())
+        .await
+        .unwrap_or(0);
+    assert_eq!(
+        migrated, 0,
+        "nothing is migrated before the settings are valid"
+    );
 }
