@@ -155,11 +155,6 @@ impl Config {
     pub fn sender(&self) -> Result<Mailbox, AddressError> {
         self.from.parse()
     }
-
-    /// Checks the configuration as a whole (see [`Validate`]); the error lists every problem.
-    pub fn check(&self) -> anyhow::Result<()> {
-        Ok(gigmesh_config::check(self, "notifications.settings")?)
-    }
 }
 
 #[cfg(test)]
@@ -175,7 +170,11 @@ mod tests {
     #[test]
     fn the_defaults_are_valid_and_write_files() {
         let config = Config::default();
-        assert!(config.check().is_ok(), "{}", problems_of(&config));
+        assert!(
+            gigmesh_config::check(&config, "notifications.settings").is_ok(),
+            "{}",
+            problems_of(&config)
+        );
         assert_eq!(config.mailer, MailerKind::File);
     }
 
@@ -191,7 +190,7 @@ mod tests {
             },
             ..Config::default()
         };
-        assert!(config.check().is_ok());
+        assert!(gigmesh_config::check(&config, "notifications.settings").is_ok());
         config.mailer = MailerKind::Smtp;
         let problems = problems_of(&config);
         for key in ["smtp.host", "smtp.port", "smtp.username"] {
@@ -210,7 +209,7 @@ mod tests {
         for key in ["notifications.from", "notifications.web_app_url"] {
             assert!(problems.contains(key), "{key} in {problems}");
         }
-        assert!(config.check().is_err());
+        assert!(gigmesh_config::check(&config, "notifications.settings").is_err());
     }
 
     #[test]
