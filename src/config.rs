@@ -14,6 +14,7 @@ use gigmesh_config::{
     BusConfig, ConfigError, Problems, TelemetryConfig, Validate, extract, layered,
 };
 use gigmesh_gateway::GatewayConfig;
+use gigmesh_runtime::retention::{EVENT_TABLE_RULES, RetentionConfig};
 use gigmesh_runtime::{ConfiguredService, Description};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,9 @@ pub struct SharedSections {
     /// service name (`upstreams.users = "http://users:50052"`): the gateway forwards to
     /// them, and every verifier reads auth's public keys from the token issuer's.
     pub upstreams: BTreeMap<String, String>,
+    /// How long what only grows is kept (inbox, dead letters, auth's sessions and tokens,
+    /// the embedded event log), by rule name.
+    pub retention: RetentionConfig,
 }
 
 impl Default for SharedSections {
@@ -56,8 +60,22 @@ impl Default for SharedSections {
             bus: BusConfig::default(),
             gateway: GatewayConfig::default(),
             upstreams,
+            retention: RetentionConfig::default(),
         }
     }
+}
+
+/// The name of every retention rule: the event tables' and every service's.
+fn retention_rule_names() -> Vec<&'static str> {
+    EVENT_TABLE_RULES
+        .iter()
+        .chain(
+            SERVICES
+                .iter()
+                .flat_map(|entry| entry.description().retention),
+        )
+        .map(|rule| rule.name)
+        .collect()
 }
 
 /// Whether other processes call `description`'s service: it serves gRPC (the gateway
@@ -151,6 +169,9 @@ impl GigmeshConfig {
         let mut problems = Problems::default();
         self.shared.telemetry.validate("telemetry", &mut problems);
         self.shared.bus.validate("bus", &mut problems);
+        self.shared
+            .retention
+            .validate_rules("retention", &retention_rule_names(), &mut problems);
         if matches!(mode, Mode::Dev | Mode::Gateway) {
             Validate::validate(&self.shared.gateway, "gateway", &mut problems);
         }
@@ -296,6 +317,39 @@ mod tests {
             );
         }
         assert_eq!(config.token_issuer_url(), Some("http://127.0.0.1:50051"));
+    }
+
+    #[test]
+    fn retention_horizons_are_named_by_rule_and_checked() {
+        let config = load(&[
+            ("GIGMESH__RETENTION__HORIZON_HOURS__SESSIONS", "48"),
+            ("GIGMESH__RETENTION__HORIZON_HOURS__INBOX", "2"),
+        ])
+        .expect("loads");
+        config.validate_for(Mode::Gateway).expect("known rules");
+        assert_eq!(config.shared.retention.horizon_hours["sessions"], 48);
+
+        let config = load(&[
+            ("GIGMESH__RETENTION__HORIZON_HOURS__SESSION", "48"),
+            ("GIGMESH__RETENTION__HORIZON_HOURS__INBOX", "0"),
+        ])
+        .expect("loads");
+        let message = config
+            .validate_for(Mode::Gateway)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            message.contains("retention.horizon_hours.session"),
+            "{message}"
+        );
+        assert!(
+            message.contains("refresh_tokens"),
+            "names the known rules: {message}"
+        );
+        assert!(
+            message.contains("retention.horizon_hours.inbox"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,19 +1,24 @@
 //! Starting processes: dev (everything), one service, the gateway, migrations. Which
 //! services exist comes from the service list (`crate::services`), through the
 //! configuration; nothing here names one, except the search index rebuild (a command of its
-//! own) and the dev banner (demo accounts, mail directory).
+//! own), the dev banner (demo accounts, mail directory) and the dev mail-token key pair.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use gigmesh_auth::TokenVerifier;
-use gigmesh_gateway::{Gateway, Upstream};
+use gigmesh_config::BusKind;
+use gigmesh_events::BackgroundTask;
+use gigmesh_gateway::{DnsResolver, Gateway, ResolveAddresses, Upstream};
 use gigmesh_runtime::process::{
-    cancel_on_signal, join_all, open_bus, open_database, remote_verifier, spawn_background,
-    spawn_key_refresh, spawn_metrics,
+    cancel_on_signal, join_all, open_bus, open_database, open_embedded_bus, remote_verifier,
+    spawn_background, spawn_key_refresh, spawn_metrics,
 };
+use gigmesh_runtime::retention::{EventLogRetention, Retention};
 use gigmesh_runtime::{
-    Background, ConfiguredService, RunningService, Service as _, ServiceApp, ServiceDeps,
+    Background, ConfiguredService, Description, RunningService, Service as _, ServiceApp,
+    ServiceDeps,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -72,6 +77,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The retention task of a service's database.
+fn retention_of(
+    config: &GigmeshConfig,
+    deps: &ServiceDeps,
+    description: Description,
+) -> Vec<Box<dyn BackgroundTask>> {
+    vec![Box::new(Retention::new(
+        description.name,
+        description.retention,
+        deps.db.clone(),
+        &config.shared.retention,
+    ))]
+}
+
 /// The deps of `service`, on its own database.
 async fn deps_for(
     config: &GigmeshConfig,
@@ -98,8 +117,17 @@ async fn run_dev(config: GigmeshConfig, create_demo_data: bool) -> anyhow::Resul
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
 
-    let bus = open_bus(&config.shared.bus).await?;
+    create_dev_mail_token_key(&config)?;
     let mut tasks = JoinSet::new();
+    let bus: gigmesh_events::SharedBus = match config.shared.bus.kind {
+        BusKind::Embedded => {
+            let log = open_embedded_bus(&config.shared.bus).await?;
+            let retention = EventLogRetention::new(log.clone(), &config.shared.retention);
+            spawn_background(&mut tasks, vec![Box::new(retention)], &shutdown);
+            log
+        }
+        BusKind::Kafka => open_bus(&config.shared.bus).await?,
+    };
 
     // The token issuer first: every other verifier in the process reads its public keys
     // in-process, the way a remote verifier reads them over GetJwks.
@@ -110,7 +138,9 @@ async fn run_dev(config: GigmeshConfig, create_demo_data: bool) -> anyhow::Resul
     let mut apps: Vec<Box<dyn ServiceApp>> = Vec::new();
     for service in services {
         let deps = deps_for(&config, service, &bus, verifier.clone()).await?;
+        let retention = retention_of(&config, &deps, service.description());
         let app = service.build(deps).await?;
+        spawn_background(&mut tasks, retention, &shutdown);
         if let Some(keys) = app.jwks_source() {
             verifier = TokenVerifier::remote(keys);
             spawn_key_refresh(&mut tasks, &verifier, &shutdown);
@@ -149,6 +179,22 @@ async fn run_dev(config: GigmeshConfig, create_demo_data: bool) -> anyhow::Resul
     join_all(tasks).await;
     telemetry.shutdown();
     Ok(())
+}
+
+/// Creates, on the first start, the key pair that mailed tokens are sealed to: the secret
+/// half for notifications, the public half beside it for auth, which is built first.
+fn create_dev_mail_token_key(config: &GigmeshConfig) -> anyhow::Result<()> {
+    let notifications = config
+        .service(gigmesh_notifications::App::DESCRIPTION.name)
+        .and_then(|section| {
+            section
+                .settings()
+                .downcast_ref::<gigmesh_notifications::Config>()
+        });
+    match notifications {
+        Some(settings) => gigmesh_notifications::create_dev_key_pair(settings),
+        None => Ok(()),
+    }
 }
 
 #[allow(clippy::print_stdout)]
@@ -216,7 +262,9 @@ async fn run_service(config: GigmeshConfig, name: &str) -> anyhow::Result<()> {
     };
     let bus = open_bus(&config.shared.bus).await?;
     let deps = deps_for(&config, service, &bus, verifier).await?;
+    let retention = retention_of(&config, &deps, description);
     let app = service.build(deps).await?;
+    spawn_background(&mut tasks, retention, &shutdown);
     spawn_metrics(&mut tasks, service.metrics_listen(), &shutdown).await?;
 
     let running = RunningService::serve(
@@ -245,17 +293,23 @@ async fn run_gateway(config: GigmeshConfig) -> anyhow::Result<()> {
         .token_issuer_url()
         .context("no address of the token issuer in upstreams")?;
     let verifier = remote_verifier(issuer)?;
+    let mut tasks = JoinSet::new();
+    // Each service's calls are balanced over every address its host name resolves to (the
+    // pods of a headless Service), resolved again every `upstream_resolve_interval_seconds`.
+    let resolver: Arc<dyn ResolveAddresses> = Arc::new(DnsResolver);
+    let resolve_interval = config.shared.gateway.upstream_resolve_interval();
     let mut upstreams = Vec::new();
     for service in &config.services {
         let description = service.description();
         let Some(url) = config.shared.upstreams.get(description.name) else {
             continue;
         };
+        let (upstream, discovery) = Upstream::balanced(url, resolver.clone())?;
+        tasks.spawn(discovery.run(resolve_interval, shutdown.child_token()));
         for name in description.grpc_services {
-            upstreams.push(((*name).to_owned(), Upstream::connect_lazy(url)?));
+            upstreams.push(((*name).to_owned(), upstream.clone()));
         }
     }
-    let mut tasks = JoinSet::new();
     spawn_key_refresh(&mut tasks, &verifier, &shutdown);
     spawn_metrics(
         &mut tasks,

@@ -28,29 +28,36 @@ impl ClientAddressResolver {
     /// right-most address of `x-forwarded-for` that is not itself a trusted proxy (each
     /// proxy appends the address it saw, so everything left of that could be forged by the
     /// client).
-    pub(crate) fn resolve(
+    ///
+    /// `forwarded_for` holds every `x-forwarded-for` line of the request in order: a proxy
+    /// may add its hop as a line of its own rather than append it to the last one, and the
+    /// lines together are one comma-separated list (RFC 9110 §5.3), read from the right.
+    pub(crate) fn resolve<'a>(
         &self,
         peer: IpAddr,
-        forwarded_for: Option<&http::HeaderValue>,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a http::HeaderValue>,
     ) -> IpAddr {
         let peer = canonical(peer);
         if !self.is_trusted(peer) {
             return peer;
         }
-        let Some(chain) = forwarded_for.and_then(|value| value.to_str().ok()) else {
-            return peer;
-        };
         let mut leftmost = None;
-        for hop in chain.rsplit(',') {
-            let Ok(address) = hop.trim().parse::<IpAddr>() else {
-                // An unreadable hop ends what can be believed.
+        for line in forwarded_for.rev() {
+            let Ok(chain) = line.to_str() else {
+                // An unreadable line ends what can be believed.
                 break;
             };
-            let address = canonical(address);
-            if !self.is_trusted(address) {
-                return address;
+            for hop in chain.rsplit(',') {
+                let Ok(address) = hop.trim().parse::<IpAddr>() else {
+                    // An unreadable hop ends what can be believed.
+                    return leftmost.unwrap_or(peer);
+                };
+                let address = canonical(address);
+                if !self.is_trusted(address) {
+                    return address;
+                }
+                leftmost = Some(address);
             }
-            leftmost = Some(address);
         }
         leftmost.unwrap_or(peer)
     }
@@ -72,19 +79,32 @@ mod tests {
         text.parse().expect("ip")
     }
 
-    fn header(text: &str) -> http::HeaderValue {
-        http::HeaderValue::from_str(text).expect("header")
+    /// The `x-forwarded-for` lines of a request, in order.
+    fn lines(texts: &[&str]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for text in texts {
+            headers.append(
+                "x-forwarded-for",
+                http::HeaderValue::from_str(text).expect("header"),
+            );
+        }
+        headers
+    }
+
+    fn resolve(resolver: &ClientAddressResolver, peer: &str, texts: &[&str]) -> IpAddr {
+        let headers = lines(texts);
+        resolver.resolve(ip(peer), headers.get_all("x-forwarded-for").iter())
     }
 
     #[test]
     fn untrusted_peers_cannot_claim_another_address() {
         let resolver = ClientAddressResolver::default();
         assert_eq!(
-            resolver.resolve(ip("203.0.113.9"), Some(&header("1.2.3.4"))),
+            resolve(&resolver, "203.0.113.9", &["1.2.3.4"]),
             ip("203.0.113.9")
         );
         assert_eq!(
-            resolver.resolve(ip("::ffff:203.0.113.9"), None),
+            resolve(&resolver, "::ffff:203.0.113.9", &[]),
             ip("203.0.113.9")
         );
     }
@@ -92,23 +112,53 @@ mod tests {
     #[test]
     fn trusted_proxies_pass_the_client_on() {
         let resolver = ClientAddressResolver::new(vec!["10.0.0.0/8".parse().expect("net")]);
-        let envoy = ip("10.1.2.3");
-        assert_eq!(resolver.resolve(envoy, None), envoy);
+        let envoy = "10.1.2.3";
+        assert_eq!(resolve(&resolver, envoy, &[]), ip(envoy));
         assert_eq!(
-            resolver.resolve(envoy, Some(&header("198.51.100.7"))),
+            resolve(&resolver, envoy, &["198.51.100.7"]),
             ip("198.51.100.7")
         );
         // A client that forges the left of the chain gets the address Envoy saw.
         assert_eq!(
-            resolver.resolve(envoy, Some(&header("6.6.6.6, 198.51.100.7, 10.9.9.9"))),
+            resolve(&resolver, envoy, &["6.6.6.6, 198.51.100.7, 10.9.9.9"]),
             ip("198.51.100.7")
         );
         // Only proxies in the chain: the left-most one.
         assert_eq!(
-            resolver.resolve(envoy, Some(&header("10.0.0.5, 10.9.9.9"))),
+            resolve(&resolver, envoy, &["10.0.0.5, 10.9.9.9"]),
             ip("10.0.0.5")
         );
         // Garbage is not believed.
-        assert_eq!(resolver.resolve(envoy, Some(&header("not-an-ip"))), envoy);
+        assert_eq!(resolve(&resolver, envoy, &["not-an-ip"]), ip(envoy));
+    }
+
+    #[test]
+    fn every_forwarded_for_line_is_part_of_the_chain() {
+        let resolver = ClientAddressResolver::new(vec!["10.0.0.0/8".parse().expect("net")]);
+        let envoy = "10.1.2.3";
+        // The inner proxy added its hop as a line of its own: the client is in the first.
+        assert_eq!(
+            resolve(&resolver, envoy, &["198.51.100.7", "10.9.9.9"]),
+            ip("198.51.100.7")
+        );
+        // A forged first line does not hide the hop a trusted proxy appended after it.
+        assert_eq!(
+            resolve(&resolver, envoy, &["6.6.6.6", "198.51.100.7, 10.9.9.9"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            resolve(&resolver, envoy, &["6.6.6.6, 10.0.0.7", "198.51.100.7"]),
+            ip("198.51.100.7")
+        );
+        // Only proxies over several lines: the left-most one.
+        assert_eq!(
+            resolve(&resolver, envoy, &["10.0.0.5", "10.0.0.6, 10.9.9.9"]),
+            ip("10.0.0.5")
+        );
+        // Garbage in a later line ends the chain there.
+        assert_eq!(
+            resolve(&resolver, envoy, &["198.51.100.7", "10.0.0.6, junk"]),
+            ip(envoy)
+        );
     }
 }

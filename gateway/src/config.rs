@@ -14,6 +14,9 @@ const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 const DEFAULT_RATE_LIMIT_MAX_TRACKED_CLIENTS: usize = 100_000;
 /// Most rate-limit buckets that may be configured, keeping the limiter under about 1 GB.
 const MAX_RATE_LIMIT_MAX_TRACKED_CLIENTS: usize = 10_000_000;
+/// Longest upstream re-resolution interval accepted, in seconds: past an hour, new replicas
+/// would sit unused for too long.
+const MAX_UPSTREAM_RESOLVE_INTERVAL_SECONDS: u64 = 3600;
 
 /// Configuration of the gateway (`gateway.*`, `GIGMESH__GATEWAY__*`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +40,10 @@ pub struct GatewayConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Longest wait for calls in flight to finish after shutdown starts, in seconds.
     pub drain_timeout_seconds: u64,
+    /// How often, in seconds, `gigmesh gateway` resolves each upstream's host name again
+    /// to find the replicas it balances over (every address of a headless Service); a
+    /// replica that appears or goes away is noticed within this time.
+    pub upstream_resolve_interval_seconds: u64,
 }
 
 impl Default for GatewayConfig {
@@ -50,6 +57,7 @@ impl Default for GatewayConfig {
             trusted_proxies: Vec::new(),
             cors_allowed_origins: vec!["*".to_owned()],
             drain_timeout_seconds: 30,
+            upstream_resolve_interval_seconds: 5,
         }
     }
 }
@@ -68,6 +76,11 @@ impl GatewayConfig {
             .iter()
             .map(|entry| parse_network(entry))
             .collect()
+    }
+
+    /// How often upstream host names are resolved again.
+    pub fn upstream_resolve_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.upstream_resolve_interval_seconds)
     }
 
     /// Whether browsers from any origin may call.
@@ -115,6 +128,15 @@ impl Validate for GatewayConfig {
                 path,
                 "rate_limit_max_tracked_clients",
                 format!("must be between 1 and {MAX_RATE_LIMIT_MAX_TRACKED_CLIENTS}"),
+            );
+        }
+        if !(1..=MAX_UPSTREAM_RESOLVE_INTERVAL_SECONDS)
+            .contains(&self.upstream_resolve_interval_seconds)
+        {
+            problems.add(
+                path,
+                "upstream_resolve_interval_seconds",
+                format!("must be between 1 and {MAX_UPSTREAM_RESOLVE_INTERVAL_SECONDS}"),
             );
         }
         for entry in &self.trusted_proxies {
@@ -167,6 +189,7 @@ mod tests {
             trusted_proxies: vec!["10.0.0.0/8".to_owned(), "proxy.local".to_owned()],
             cors_allowed_origins: vec!["app.example.com".to_owned()],
             drain_timeout_seconds: 0,
+            upstream_resolve_interval_seconds: 0,
         };
         let report = config.validate().expect_err("invalid").to_string();
         for key in [
@@ -177,6 +200,7 @@ mod tests {
             "gateway.rate_limit_max_tracked_clients",
             "gateway.trusted_proxies",
             "gateway.cors_allowed_origins",
+            "gateway.upstream_resolve_interval_seconds",
         ] {
             assert!(report.contains(key), "{key} missing from {report}");
         }

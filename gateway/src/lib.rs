@@ -13,16 +13,22 @@
 //! expired token is `UNAUTHENTICATED` everywhere, the same answer the services give, which
 //! surfaces client bugs instead of hiding them. A method that declares no access policy is
 //! refused (`PERMISSION_DENIED`); an unknown service or method is `UNIMPLEMENTED`.
+//!
+//! Besides gRPC, the gateway answers the few HTML pages that the links of gigmesh's mails
+//! open (verifying an address, resetting a password), for when no web app takes them over.
 
 mod client_address;
 mod config;
+mod mail_pages;
 mod message_size;
 mod policy;
 mod rate_limit;
+mod resolve;
 mod server;
 mod service;
 mod upstream;
 
 pub use config::GatewayConfig;
+pub use resolve::{DnsResolver, RefreshOutcome, ResolveAddresses, UpstreamDiscovery};
 pub use server::Gateway;
 pub use upstream::Upstream;

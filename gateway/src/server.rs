@@ -1,11 +1,15 @@
 //! The gateway's listener: one port for native gRPC (HTTP/2 cleartext) and grpc-web
-//! (HTTP/1.1 or HTTP/2), with CORS, and a graceful shutdown that drains calls in flight.
+//! (HTTP/1.1 or HTTP/2), with CORS, the mail pages beside them, and a graceful shutdown
+//! that drains calls in flight.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use futures::future::BoxFuture;
 use gigmesh_auth::TokenVerifier;
 use http::header::{self, HeaderName};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -14,16 +18,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder, ServiceExt as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::client_address::ClientAddressResolver;
 use crate::config::GatewayConfig;
+use crate::mail_pages::{MailPages, is_mail_page};
 use crate::policy::read_policies;
 use crate::rate_limit::ClientRateLimiter;
 use crate::service::{GatewayService, GatewayState, MethodRoute, REQUEST_ID};
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamService};
 
 /// How often idle clients are dropped from the rate limiter.
 const RATE_LIMITER_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
@@ -151,6 +157,10 @@ impl Gateway {
         let cors = cors_layer(&self.config)?;
 
         // Layers, outermost first:
+        // 0. The mail pages (HTML for a person who followed a mail's link) are told apart
+        //    by their paths before anything gRPC: no CORS (no other origin's script has
+        //    business with them) and no grpc-web translation. Their RPCs enter the gateway
+        //    service (3.) the way every client's calls do.
         // 1. CORS answers browser preflights (HTTP/1.1 OPTIONS, which grpc-web translation
         //    would reject) and adds the CORS headers to every answer, refusals included, so
         //    browser code can read grpc-status.
@@ -160,10 +170,14 @@ impl Gateway {
         //    id), then routing, then per-RPC metrics around each known method, then inside
         //    them the method's policy in cheapest-first order (rate limit, token, access)
         //    and the message size cap while the body streams to the upstream.
-        let service = ServiceBuilder::new()
-            .layer(cors)
-            .layer(tonic_web::GrpcWebLayer::new())
-            .service(GatewayService::new(self.state.clone(), local_routes));
+        let gateway_service = GatewayService::new(self.state.clone(), local_routes);
+        let service = Entry {
+            pages: MailPages::new(UpstreamService::new(gateway_service.clone())),
+            grpc: ServiceBuilder::new()
+                .layer(cors)
+                .layer(tonic_web::GrpcWebLayer::new())
+                .service(gateway_service),
+        };
 
         let mut connection_builder = auto::Builder::new(TokioExecutor::new());
         connection_builder
@@ -247,6 +261,42 @@ impl Gateway {
         rate_limiter_cleanup.abort();
         tracing::info!("gateway stopped");
         Ok(())
+    }
+}
+
+/// The first stop of every request: a mail page, or gRPC.
+#[derive(Clone)]
+struct Entry<G> {
+    pages: MailPages,
+    grpc: G,
+}
+
+impl<G> Service<http::Request<hyper::body::Incoming>> for Entry<G>
+where
+    G: Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    G::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Each request is handed to a clone that is awaited ready on its own (`oneshot`).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        if is_mail_page(request.uri().path()) {
+            let pages = self.pages.clone();
+            return Box::pin(async move { Ok(pages.answer(request).await) });
+        }
+        Box::pin(self.grpc.clone().oneshot(request))
     }
 }
 

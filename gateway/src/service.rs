@@ -339,7 +339,7 @@ fn client_address(state: &GatewayState, request: &http::Request<Body>) -> Option
     Some(
         state
             .client_addresses
-            .resolve(peer.ip(), request.headers().get(FORWARDED_FOR)),
+            .resolve(peer.ip(), request.headers().get_all(FORWARDED_FOR).iter()),
     )
 }
 

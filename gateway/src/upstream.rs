@@ -1,6 +1,7 @@
 //! Where the gateway sends a service's calls.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -11,11 +12,15 @@ use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt as _;
 use tower::util::BoxCloneSyncService;
 
+use crate::resolve::{ResolveAddresses, UpstreamDiscovery};
+
 /// Longest wait for a connection to an upstream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an idle upstream connection is pinged, and how long a ping may go unanswered.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Endpoint changes a balanced channel queues before discovery waits for it to take them.
+const ENDPOINT_CHANGE_QUEUE: usize = 64;
 
 /// The HTTP service calls are forwarded to, as the gateway holds it.
 pub(crate) type UpstreamService =
@@ -70,13 +75,38 @@ impl Upstream {
     /// connecting on first use and reconnecting as needed.
     pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
         let endpoint = Endpoint::from_shared(url.to_owned())
-            .with_context(|| format!("{url:?} is not a valid upstream address"))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
-            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
-            .keep_alive_while_idle(true);
-        Ok(Self::channel(endpoint.connect_lazy()))
+            .with_context(|| format!("{url:?} is not a valid upstream address"))?;
+        Ok(Self::channel(configure(endpoint).connect_lazy()))
+    }
+
+    /// Calls every process that `url`'s host resolves to (e.g. each pod behind the
+    /// headless Service `users` of `http://users:50052`), one HTTP/2 connection each, every
+    /// call to one of them picked at random (power of two choices). The returned
+    /// [`UpstreamDiscovery`] keeps the set of processes current: run it, or step it with
+    /// `refresh`. Until it first resolves the host, calls go to `url` as
+    /// [`connect_lazy`](Self::connect_lazy) would send them.
+    pub fn balanced(
+        url: &str,
+        resolver: Arc<dyn ResolveAddresses>,
+    ) -> anyhow::Result<(Self, UpstreamDiscovery)> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .with_context(|| format!("{url:?} is not a valid upstream address"))?;
+        let uri = endpoint.uri();
+        let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+        let host = uri
+            .host()
+            .with_context(|| format!("{url:?} names no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let (channel, changes) = Channel::balance_channel(ENDPOINT_CHANGE_QUEUE);
+        let mut discovery =
+            UpstreamDiscovery::new(scheme, host, port, resolver, configure(endpoint), changes);
+        discovery.seed();
+        Ok((Self::channel(channel), discovery))
     }
 
     /// Any HTTP service that answers gRPC (for other transports and for tests).
@@ -97,4 +127,14 @@ impl Upstream {
     pub(crate) fn into_service(self) -> UpstreamService {
         self.service
     }
+}
+
+/// The settings of every upstream connection.
+pub(crate) fn configure(endpoint: Endpoint) -> Endpoint {
+    endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(true)
 }

@@ -10,13 +10,18 @@ pub trait EventMessage: prost::Message + Default {
     const EVENT_TYPE: &'static str;
     /// The topic it is published on, e.g. `gigmesh.auth.v1`: the package's `TOPIC`.
     const TOPIC: &'static str;
+    /// Whether the event carries a secret (a mailed token, even sealed): its outbox row is
+    /// deleted as soon as it is published, not kept for inspection, and a consumer that
+    /// gives up on it keeps no copy of its payload among the dead letters.
+    const CARRIES_SECRET: bool = false;
 }
 
 /// Inside a package module: the package's `TOPIC` (one per producing domain, named like the
 /// package) and the [`EventMessage`] impls of the events published on it, so a topic is
-/// spelled once, here.
+/// spelled once, here. An event written `Name: carries_secret` is marked
+/// [`EventMessage::CARRIES_SECRET`].
 macro_rules! events_on_topic {
-    ($topic:literal: $($message:ident),+ $(,)?) => {
+    ($topic:literal: $($message:ident $(: $marker:ident)?),+ $(,)?) => {
         /// The topic this package's events are published on, keyed by aggregate id.
         pub const TOPIC: &str = $topic;
 
@@ -24,11 +29,24 @@ macro_rules! events_on_topic {
             impl $crate::EventMessage for $message {
                 const EVENT_TYPE: &'static str = concat!($topic, ".", stringify!($message));
                 const TOPIC: &'static str = TOPIC;
+                const CARRIES_SECRET: bool = $crate::carries_secret!($($marker)?);
             }
         )+
     };
 }
 pub(crate) use events_on_topic;
+
+/// The value of [`EventMessage::CARRIES_SECRET`] for an event's marker in
+/// `events_on_topic!`: none, or `carries_secret` (any other word does not compile).
+macro_rules! carries_secret {
+    () => {
+        false
+    };
+    (carries_secret) => {
+        true
+    };
+}
+pub(crate) use carries_secret;
 
 /// Generated code, one module per protobuf package.
 pub mod gigmesh {
@@ -49,13 +67,14 @@ pub mod gigmesh {
             crate::events_on_topic!(
                 "gigmesh.auth.v1":
                 UserRegistered,
-                EmailVerificationRequested,
+                EmailVerificationRequested: carries_secret,
                 EmailVerified,
-                PasswordResetRequested,
+                PasswordResetRequested: carries_secret,
                 PasswordChanged,
                 RolesChanged,
                 AccountSuspended,
                 AccountUnsuspended,
+                SessionsRevoked,
             );
         }
     }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+use super::edge::{EdgeTls, Envoy};
+
 /// A free port on 127.0.0.1 (bound, then released for the child to take).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -109,11 +111,38 @@ impl DevMesh {
         self.data_dir.path().join("mail")
     }
 
+    /// Grants `account_id` the admin role in auth's database, as an operator bootstraps an
+    /// admin (the role is in the next token the account gets).
+    pub async fn grant_admin(&self, account_id: &str) {
+        let file = self.data_dir.path().join("auth.db");
+        let db = gigmesh_db::Db::connect(&format!("sqlite://{}", file.display()), 1)
+            .await
+            .expect("open auth's database");
+        grant_admin_in(&db, account_id).await;
+        db.close().await;
+    }
+
     /// Stops the process with SIGTERM and waits for a clean exit; returns the data dir.
     pub async fn stop(mut self) -> tempfile::TempDir {
         terminate(&mut self.child).await;
         self.data_dir
     }
+}
+
+/// Inserts the admin role of `account_id` into auth's database `db`.
+async fn grant_admin_in(db: &gigmesh_db::Db, account_id: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    sqlx::query(
+        "INSERT INTO account_roles (account_id, role, grant_time) VALUES ($1, 'admin', $2)",
+    )
+    .bind(account_id)
+    .bind(now)
+    .execute(db.pool())
+    .await
+    .expect("grant the admin role");
 }
 
 /// Sends SIGTERM and asserts the process exits successfully within 15 s.
@@ -143,22 +172,30 @@ pub struct MeshProcess {
 }
 
 /// The mesh as production runs it: `gigmesh migrate` once, then `gigmesh serve auth`,
-/// `users`, `notifications`, `gigs` and `search`, and `gigmesh gateway`, as separate
-/// processes on their own 127.0.0.1 ports, configured only through `GIGMESH__` environment
-/// variables, on one fresh PostgreSQL database per service, a Kafka-protocol broker (tansu,
-/// in memory) and an SMTP server (aiosmtpd) that delivers into a maildir.
+/// `users`, `notifications`, `gigs` and `search`, and `gigmesh gateway` behind Envoy (TLS,
+/// the deployed bootstrap), as separate processes on their own 127.0.0.1 ports, configured
+/// only through `GIGMESH__` environment variables, on one fresh PostgreSQL database per
+/// service, a Kafka-protocol broker (tansu, in memory) and an SMTP server (aiosmtpd) that
+/// delivers into a maildir.
 ///
-/// Fields drop in order: the processes are killed first, then the broker and the SMTP
-/// server stop, then the databases are dropped.
+/// Fields drop in order: Envoy and the processes are killed first, then the broker and the
+/// SMTP server stop, then the databases are dropped.
 pub struct DistributedMesh {
-    /// The gateway, the only address clients call.
+    /// The gateway itself (clients call Envoy, [`DistributedMesh::edge`]).
     pub address: SocketAddr,
-    /// auth, users, notifications, gigs, search, gateway: in start order.
+    /// The Envoys in front of the gateways: the mesh's edge first, then those of
+    /// [`DistributedMesh::start_edge`].
+    envoys: Vec<Envoy>,
+    /// auth, users, notifications, gigs, search, gateway (then any further gateway): in
+    /// start order.
     pub processes: Vec<MeshProcess>,
     pub kafka: gigmesh_testing::TestKafka,
     pub smtp: gigmesh_testing::TestSmtpServer,
     /// auth, users, notifications, gigs, search.
     pub databases: [gigmesh_testing::TestDatabase; 5],
+    /// Where each service listens, in [`DISTRIBUTED_SERVICES`] order.
+    service_addresses: Vec<SocketAddr>,
+    tls: EdgeTls,
     logs: tempfile::TempDir,
 }
 
@@ -177,20 +214,24 @@ impl DistributedMesh {
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
         );
-        let mut mesh = Self {
-            address: loopback(free_port()),
-            processes: Vec::new(),
-            kafka,
-            smtp,
-            databases: [auth_db, users_db, notifications_db, gigs_db, search_db],
-            logs: tempfile::tempdir().expect("temp dir for logs"),
-        };
-        mesh.migrate().await;
-
         let addresses: Vec<SocketAddr> = DISTRIBUTED_SERVICES
             .iter()
             .map(|_| loopback(free_port()))
             .collect();
+        let mut mesh = Self {
+            address: loopback(free_port()),
+            envoys: Vec::new(),
+            processes: Vec::new(),
+            kafka,
+            smtp,
+            databases: [auth_db, users_db, notifications_db, gigs_db, search_db],
+            service_addresses: addresses.clone(),
+            tls: EdgeTls::generate(),
+            logs: tempfile::tempdir().expect("temp dir for logs"),
+        };
+        mesh.migrate().await;
+        let mail_token_keys = gigmesh_testing::TestMailTokenKeys::generate("mesh");
+
         for (index, service) in DISTRIBUTED_SERVICES.into_iter().enumerate() {
             let mut command = gigmesh(&["serve", service]);
             mesh.bus_environment(&mut command);
@@ -204,6 +245,18 @@ impl DistributedMesh {
                     format!("GIGMESH__{section}__DATABASE__URL"),
                     mesh.databases[index].url(),
                 );
+            if service == "auth" {
+                // Mailed tokens are sealed to the notification service's key.
+                command
+                    .env(
+                        "GIGMESH__AUTH__SETTINGS__MAIL_TOKEN_PUBLIC_KEY__KEY_ID",
+                        &mail_token_keys.key_id,
+                    )
+                    .env(
+                        "GIGMESH__AUTH__SETTINGS__MAIL_TOKEN_PUBLIC_KEY__PUBLIC_KEY",
+                        mail_token_keys.public_key_base64(),
+                    );
+            }
             if service != "auth" {
                 // Where the service's token verifier reads auth's public keys.
                 command.env(
@@ -213,6 +266,13 @@ impl DistributedMesh {
             }
             if service == "notifications" {
                 command
+                    .env(
+                        format!(
+                            "GIGMESH__NOTIFICATIONS__SETTINGS__MAIL_TOKEN_KEYS__{}",
+                            mail_token_keys.key_id.to_uppercase()
+                        ),
+                        mail_token_keys.secret_key_base64(),
+                    )
                     .env("GIGMESH__NOTIFICATIONS__SETTINGS__MAILER", "smtp")
                     .env(
                         "GIGMESH__NOTIFICATIONS__SETTINGS__SMTP__HOST",
@@ -231,10 +291,26 @@ impl DistributedMesh {
             mesh.spawn(service, addresses[index], command);
         }
 
+        let gateway = mesh.gateway_command(mesh.address);
+        mesh.spawn("gateway", mesh.address, gateway);
+
+        for process in &mut mesh.processes {
+            wait_until_serving(process.address, &mut process.child).await;
+        }
+        let envoy = Envoy::start(mesh.address, &mesh.tls, mesh.logs.path().join("envoy.log")).await;
+        mesh.envoys.push(envoy);
+        mesh
+    }
+
+    /// `gigmesh gateway` on `address`, routing to the mesh's services and believing
+    /// `x-forwarded-for` from Envoy (on 127.0.0.1) only.
+    fn gateway_command(&self, address: SocketAddr) -> Command {
         let mut gateway = gigmesh(&["gateway"]);
-        gateway.env("GIGMESH__GATEWAY__LISTEN", mesh.address.to_string());
+        gateway
+            .env("GIGMESH__GATEWAY__LISTEN", address.to_string())
+            .env("GIGMESH__GATEWAY__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#);
         // The gateway routes to every service but notifications, which serves no gRPC.
-        for (service, address) in DISTRIBUTED_SERVICES.iter().zip(&addresses) {
+        for (service, address) in DISTRIBUTED_SERVICES.iter().zip(&self.service_addresses) {
             if *service != "notifications" {
                 gateway.env(
                     format!("GIGMESH__UPSTREAMS__{}", service.to_uppercase()),
@@ -242,12 +318,47 @@ impl DistributedMesh {
                 );
             }
         }
-        mesh.spawn("gateway", mesh.address, gateway);
+        gateway
+    }
 
-        for process in &mut mesh.processes {
-            wait_until_serving(process.address, &mut process.child).await;
-        }
-        mesh
+    /// Envoy in front of the mesh's gateway: the address clients call, over TLS.
+    pub fn edge(&self) -> SocketAddr {
+        self.envoys[0].address
+    }
+
+    /// Envoy in front of the mesh's gateway.
+    pub fn envoy(&self) -> &Envoy {
+        &self.envoys[0]
+    }
+
+    /// The TLS of every edge: clients trust its CA.
+    pub fn tls(&self) -> &EdgeTls {
+        &self.tls
+    }
+
+    /// Another gateway (`gigmesh gateway` named `name`, with `environment` on top of the
+    /// mesh's gateway settings) on the same services, behind an Envoy of its own; returns
+    /// that Envoy's address.
+    pub async fn start_edge(
+        &mut self,
+        name: &'static str,
+        environment: &[(&str, &str)],
+    ) -> SocketAddr {
+        let address = loopback(free_port());
+        let mut gateway = self.gateway_command(address);
+        gateway.envs(environment.iter().copied());
+        self.spawn(name, address, gateway);
+        let process = self.processes.last_mut().expect("just spawned");
+        wait_until_serving(process.address, &mut process.child).await;
+        let envoy = Envoy::start(
+            address,
+            &self.tls,
+            self.logs.path().join(format!("envoy-{name}.log")),
+        )
+        .await;
+        let address = envoy.address;
+        self.envoys.push(envoy);
+        address
     }
 
     /// Runs `gigmesh migrate` for every service and asserts it succeeds.
@@ -306,18 +417,7 @@ impl DistributedMesh {
     /// Gives the account `account_id` the admin role in auth's database, the way an operator
     /// bootstraps the first admin of a new installation.
     pub async fn grant_admin(&self, account_id: &str) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis() as i64;
-        sqlx::query(
-            "INSERT INTO account_roles (account_id, role, grant_time) VALUES ($1, 'admin', $2)",
-        )
-        .bind(account_id)
-        .bind(now)
-        .execute(self.databases[0].db().pool())
-        .await
-        .expect("grant the admin role");
+        grant_admin_in(self.databases[0].db(), account_id).await;
     }
 
     /// The variables every service process shares: the Kafka bus.
@@ -351,23 +451,43 @@ impl DistributedMesh {
     pub fn logs(&self) -> String {
         const LINES: usize = 100;
         let mut text = String::new();
-        let names = std::iter::once("migrate")
-            .chain(DISTRIBUTED_SERVICES)
-            .chain(["gateway"]);
+        let mut names: Vec<String> = std::iter::once("migrate")
+            .chain(self.processes.iter().map(|process| process.name))
+            .map(|name| format!("gigmesh {name}"))
+            .collect();
+        let mut envoy_logs: Vec<_> = std::fs::read_dir(self.logs.path())
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| entry.ok())
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with("envoy"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        envoy_logs.sort();
+        names.extend(
+            envoy_logs
+                .into_iter()
+                .map(|file| file.trim_end_matches(".log").to_owned()),
+        );
         for name in names {
-            let log = self.logs.path().join(format!("{name}.log"));
+            let file = name.trim_start_matches("gigmesh ");
+            let log = self.logs.path().join(format!("{file}.log"));
             if let Ok(contents) = std::fs::read_to_string(&log) {
                 let lines: Vec<&str> = contents.lines().collect();
                 let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
-                text.push_str(&format!("----- gigmesh {name} -----\n{tail}\n"));
+                text.push_str(&format!("----- {name} -----\n{tail}\n"));
             }
         }
         text
     }
 
-    /// Stops the gateway, then every service, each with SIGTERM, and asserts each exits
-    /// successfully.
+    /// Stops every Envoy, then the gateways, then every service, each with SIGTERM, and
+    /// asserts each exits successfully.
     pub async fn stop(mut self) {
+        for envoy in std::mem::take(&mut self.envoys) {
+            envoy.stop().await;
+        }
         let mut processes = std::mem::take(&mut self.processes);
         for process in processes.iter_mut().rev() {
             terminate(&mut process.child).await;
@@ -387,7 +507,8 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn log_file(path: &Path) -> std::fs::File {
+/// `path` opened for appending, for a child's stdout and stderr.
+pub(crate) fn log_file(path: &Path) -> std::fs::File {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -1,16 +1,22 @@
-//! One way to make a unary call in a test, over native gRPC or over grpc-web (HTTP/1.1), so
-//! the same flow runs through both protocols.
+//! One way to make a unary call in a test, over native gRPC or over grpc-web (HTTP/1.1), in
+//! plain text to a gateway or over TLS to Envoy, so the same flow runs through both
+//! protocols and both ways in.
+
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use prost::Message;
+use tokio_rustls::rustls::pki_types::ServerName;
 use tonic::codegen::http::uri::PathAndQuery;
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
+use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
+
+use super::edge::{EDGE_SERVER_NAME, EdgeTls};
 
 /// Which protocol a [`Rpc`] speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,31 +27,120 @@ pub enum Protocol {
     GrpcWeb,
 }
 
-/// Makes unary calls to the gateway.
+/// Makes unary calls to the gateway, directly or through Envoy.
 #[derive(Clone)]
 pub struct Rpc {
     protocol: Protocol,
     base_url: String,
     channel: Channel,
-    web_client: Client<HttpConnector, Full<Bytes>>,
+    web_client: WebClient,
+    /// Headers sent with every call, on top of the protocol's own.
+    extra_headers: Vec<(&'static str, String)>,
+}
+
+/// How grpc-web requests travel.
+#[derive(Clone)]
+enum WebClient {
+    /// Plain HTTP/1.1 to the gateway.
+    Plain(Box<Client<HttpConnector, Full<Bytes>>>),
+    /// HTTP/1.1 over TLS (ALPN http/1.1) to Envoy, one connection per call.
+    Tls(TlsWebClient),
+}
+
+#[derive(Clone)]
+struct TlsWebClient {
+    address: SocketAddr,
+    local_address: Option<IpAddr>,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl TlsWebClient {
+    async fn request(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, String> {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|error| error.to_string())?;
+        if let Some(local_address) = self.local_address {
+            socket
+                .bind(SocketAddr::new(local_address, 0))
+                .map_err(|error| format!("bind {local_address}: {error}"))?;
+        }
+        let stream = socket
+            .connect(self.address)
+            .await
+            .map_err(|error| format!("connect {}: {error}", self.address))?;
+        let server_name = ServerName::try_from(EDGE_SERVER_NAME).expect("server name");
+        let stream = self
+            .connector
+            .connect(server_name, stream)
+            .await
+            .map_err(|error| format!("TLS handshake: {error}"))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("HTTP/1.1 handshake: {error}"))?;
+        tokio::spawn(connection);
+        sender
+            .send_request(request)
+            .await
+            .map_err(|error| error.to_string())
+    }
 }
 
 impl Rpc {
     /// A client of the gateway at `address`.
-    pub async fn connect(address: std::net::SocketAddr, protocol: Protocol) -> Self {
+    pub async fn connect(address: SocketAddr, protocol: Protocol) -> Self {
         let base_url = format!("http://{address}");
         let channel = Channel::from_shared(base_url.clone())
             .expect("valid url")
             .connect()
             .await
             .expect("gateway accepts connections");
-        let web_client = Client::builder(TokioExecutor::new()).build_http();
+        let web_client =
+            WebClient::Plain(Box::new(Client::builder(TokioExecutor::new()).build_http()));
         Self {
             protocol,
             base_url,
             channel,
             web_client,
+            extra_headers: Vec::new(),
         }
+    }
+
+    /// A client of Envoy at `address` over TLS, trusting the CA of `tls`: native gRPC over
+    /// HTTP/2, or grpc-web over HTTP/1.1, from `local_address` when given (another loopback
+    /// address is another client).
+    pub async fn connect_tls(
+        address: SocketAddr,
+        protocol: Protocol,
+        tls: &EdgeTls,
+        local_address: Option<IpAddr>,
+    ) -> Self {
+        let channel = Endpoint::from_shared(format!("https://{address}"))
+            .expect("valid url")
+            .tls_config(tls.grpc_client_config())
+            .expect("TLS configuration")
+            .local_address(local_address)
+            .connect()
+            .await
+            .expect("Envoy accepts TLS connections");
+        let web_client = WebClient::Tls(TlsWebClient {
+            address,
+            local_address,
+            connector: tls.http1_connector(),
+        });
+        Self {
+            protocol,
+            base_url: String::new(),
+            channel,
+            web_client,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    /// This client, sending `name: value` with every call as well.
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.extra_headers.push((name, value.to_owned()));
+        self
     }
 
     /// The protocol in use.
@@ -90,6 +185,12 @@ impl Rpc {
             let value: MetadataValue<_> = format!("Bearer {token}").parse().expect("ascii token");
             request.metadata_mut().insert("authorization", value);
         }
+        for (name, value) in &self.extra_headers {
+            let value: MetadataValue<_> = value.parse().expect("ascii header");
+            request
+                .metadata_mut()
+                .append(MetadataKey::from_static(name), value);
+        }
         let codec = tonic_prost::ProstCodec::<Request, Response>::default();
         grpc.unary(request, PathAndQuery::from_static(path), codec)
             .await
@@ -112,7 +213,8 @@ impl Rpc {
         frame.put_u32(u32::try_from(message.len()).expect("small message"));
         frame.put_slice(&message);
 
-        let mut builder = http::Request::post(format!("{}{path}", self.base_url))
+        let mut builder = http::Request::builder()
+            .method(http::Method::POST)
             .header("content-type", "application/grpc-web+proto")
             .header("accept", "application/grpc-web+proto")
             .header("x-grpc-web", "1")
@@ -120,14 +222,30 @@ impl Rpc {
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
-        let http_request = builder
-            .body(Full::new(frame.freeze()))
-            .expect("valid request");
-        let response = self
-            .web_client
-            .request(http_request)
-            .await
-            .map_err(|error| Status::unavailable(format!("grpc-web request failed: {error}")))?;
+        for (name, value) in &self.extra_headers {
+            builder = builder.header(*name, value);
+        }
+        let response = match &self.web_client {
+            WebClient::Plain(client) => {
+                let http_request = builder
+                    .uri(format!("{}{path}", self.base_url))
+                    .body(Full::new(frame.freeze()))
+                    .expect("valid request");
+                client
+                    .request(http_request)
+                    .await
+                    .map_err(|error| error.to_string())
+            }
+            WebClient::Tls(client) => {
+                let http_request = builder
+                    .uri(path)
+                    .header("host", EDGE_SERVER_NAME)
+                    .body(Full::new(frame.freeze()))
+                    .expect("valid request");
+                client.request(http_request).await
+            }
+        }
+        .map_err(|error| Status::unavailable(format!("grpc-web request failed: {error}")))?;
         let (parts, body) = response.into_parts();
         assert_eq!(
             parts.version,

@@ -131,3 +131,25 @@ async fn forwarded_for_is_believed_from_trusted_proxies_only() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn forwarded_for_lines_are_read_as_one_chain() {
+    let config = GatewayConfig {
+        trusted_proxies: vec!["127.0.0.0/8".to_owned(), "10.0.0.0/8".to_owned()],
+        ..GatewayConfig::default()
+    };
+    let mesh = start(config, UpstreamKind::InProcess).await;
+    let mut client = mesh.auth().await;
+    // The client forged the first line; the trusted proxy in front of the gateway added the
+    // address it saw, and the proxy before it its own hop, each as a line of its own.
+    let mut request = sign_up_forwarded_for("6.6.6.6");
+    for line in ["198.51.100.7", "10.0.0.9"] {
+        request
+            .metadata_mut()
+            .append("x-forwarded-for", line.parse().unwrap());
+    }
+    client.sign_up(request).await.unwrap();
+    let seen = mesh.seen.last("SignUp").unwrap();
+    let forwarded: Vec<_> = seen.get_all("x-forwarded-for").iter().collect();
+    assert_eq!(forwarded, ["198.51.100.7"]);
+}

@@ -144,7 +144,7 @@ The ServiceAccount of the gigmesh pods.
 {{- end }}
 
 {{/*
-The Secret holding the database URLs and the SMTP password.
+The Secret holding the database URLs, the SMTP password and the mail-token secret keys.
 */}}
 {{- define "gigmesh.secretName" -}}
 {{- default (include "gigmesh.fullname" .) .Values.secrets.existingSecret }}
@@ -313,6 +313,15 @@ the component "migrate" gets every database URL.
       name: {{ $secretName }}
       key: smtp-password
 {{- end }}
+{{- if eq $component "notifications" }}
+{{- range $keyId := keys $root.Values.secrets.mailTokenKeys | sortAlpha }}
+- name: GIGMESH__NOTIFICATIONS__SETTINGS__MAIL_TOKEN_KEYS__{{ upper $keyId }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: mail-token-key-{{ $keyId }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -328,6 +337,20 @@ Fails when the chart-made Secret would lack a value the processes need.
 {{- if and (include "gigmesh.smtpAuth" .) (not .Values.secrets.smtpPassword) }}
 {{- fail "secrets.smtpPassword is required when config.notifications.settings.smtp.username is set (or set secrets.existingSecret)" }}
 {{- end }}
+{{- range $keyId, $secretKey := .Values.secrets.mailTokenKeys }}
+{{- if not $secretKey }}
+{{- fail (printf "secrets.mailTokenKeys.%s is empty (or set secrets.existingSecret)" $keyId) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $keyId := keys .Values.secrets.mailTokenKeys }}
+{{- if not (regexMatch "^[a-z0-9_]{1,32}$" $keyId) }}
+{{- fail (printf "secrets.mailTokenKeys.%s: a key id is 1 to 32 lowercase letters, digits or _" $keyId) }}
+{{- end }}
+{{- end }}
+{{- $sealingKeyId := dig "auth" "settings" "mail_token_public_key" "key_id" "" .Values.config }}
+{{- if and $sealingKeyId (not (hasKey .Values.secrets.mailTokenKeys $sealingKeyId)) }}
+{{- fail (printf "config.auth.settings.mail_token_public_key.key_id %q has no secret key in secrets.mailTokenKeys: notifications could not open the mails" $sealingKeyId) }}
 {{- end }}
 {{- end }}
 
@@ -340,6 +363,9 @@ The data of the chart-made Secret.
 {{- end }}
 {{- if .Values.secrets.smtpPassword }}
 smtp-password: {{ .Values.secrets.smtpPassword | quote }}
+{{- end }}
+{{- range $keyId := keys .Values.secrets.mailTokenKeys | sortAlpha }}
+mail-token-key-{{ $keyId }}: {{ index $.Values.secrets.mailTokenKeys $keyId | quote }}
 {{- end }}
 {{- end }}
 

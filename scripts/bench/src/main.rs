@@ -14,6 +14,11 @@
 //! sign-ups at once while timing `GetJwks` and `RefreshToken` and sampling auth's resident
 //! set; once with the production hashing bound and once with it effectively off.
 //!
+//! `gigmesh-bench soak` starts `gigmesh dev` as its own process and sends it minutes of
+//! mixed traffic through the gateway (sign-ins, refreshes, profile reads and updates, gig
+//! searches and reads, saving and unsaving gigs) while sampling its resident set, and
+//! reports whether memory stays flat after the warm-up.
+//!
 //! `gigmesh-bench search` indexes generated gigs with the search service's tantivy adapter
 //! and loads the same gigs into PostgreSQL with a full-text (tsvector + GIN) index, then
 //! runs the same mix of keyword, filter and facet searches against both, one at a time and
@@ -25,6 +30,7 @@ mod report;
 mod search;
 mod search_corpus;
 mod sign_in_burst;
+mod soak;
 mod stats;
 
 use std::process::ExitCode;
@@ -60,6 +66,27 @@ enum Command {
     Search(SearchOptions),
     /// Auth's memory and its other calls during a burst of concurrent sign-ins.
     SignInBurst(SignInBurstOptions),
+    /// `gigmesh dev`'s memory under minutes of mixed traffic.
+    Soak(SoakOptions),
+}
+
+#[derive(Args)]
+struct SoakOptions {
+    /// Seconds of traffic.
+    #[arg(long, default_value_t = 600)]
+    seconds: u64,
+    /// Seconds of traffic before the RSS counts as warmed up.
+    #[arg(long, default_value_t = 60)]
+    warmup_seconds: u64,
+    /// Seconds between RSS samples.
+    #[arg(long, default_value_t = 5)]
+    sample_seconds: u64,
+    /// Clients sending calls back to back, each on its own connection and session.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// The `gigmesh` binary (default: `gigmesh` next to this program).
+    #[arg(long)]
+    gigmesh_bin: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -69,9 +96,10 @@ struct SignInBurstOptions {
     sign_ins: usize,
     /// Accounts seeded first; right and wrong passwords are spread over them. Every log-in
     /// attempt counts against its account until its password is proven, and the production
-    /// throttle refuses an account's sixth, so keep at most 4 log-ins per account in the
-    /// burst: at least sign-ins × 13 / 80 accounts (65% of the calls are log-ins to them).
-    #[arg(long, default_value_t = 100)]
+    /// throttle delays an account's fourth attempt from one network, so keep at most 3
+    /// log-ins per account in the burst: at least sign-ins × 13 / 60 accounts (65% of the
+    /// calls are log-ins to them).
+    #[arg(long, default_value_t = 110)]
     accounts: usize,
     /// HTTP/2 connections the burst is spread over, as if from that many clients.
     #[arg(long, default_value_t = 50)]
@@ -149,6 +177,7 @@ fn main() -> ExitCode {
             Command::Gateway(options) => gateway(options).await,
             Command::Search(options) => search_benchmark(options).await,
             Command::SignInBurst(options) => sign_in_burst(options).await,
+            Command::Soak(options) => soak(options).await,
         }
     });
     match outcome {
@@ -273,7 +302,35 @@ async fn search_benchmark(options: SearchOptions) -> anyhow::Result<()> {
 }
 
 async fn sign_in_burst(options: SignInBurstOptions) -> anyhow::Result<()> {
-    let gigmesh_bin = match options.gigmesh_bin {
+    let gigmesh_bin = gigmesh_bin(options.gigmesh_bin)?;
+    let settings = sign_in_burst::BurstSettings {
+        gigmesh_bin,
+        sign_ins: options.sign_ins.max(1),
+        accounts: options.accounts.max(1),
+        connections: options.connections.max(1),
+        idle: std::time::Duration::from_secs(options.idle_seconds),
+        compare_unbounded: !options.skip_unbounded,
+    };
+    print_report(&sign_in_burst::run(&settings).await?);
+    Ok(())
+}
+
+async fn soak(options: SoakOptions) -> anyhow::Result<()> {
+    let gigmesh_bin = gigmesh_bin(options.gigmesh_bin)?;
+    let settings = soak::SoakSettings {
+        gigmesh_bin,
+        duration: std::time::Duration::from_secs(options.seconds.max(1)),
+        warmup: std::time::Duration::from_secs(options.warmup_seconds),
+        sample_interval: std::time::Duration::from_secs(options.sample_seconds.max(1)),
+        workers: options.workers.max(1),
+    };
+    print_report(&soak::run(&settings).await?);
+    Ok(())
+}
+
+/// `given`, or the `gigmesh` binary next to this program.
+fn gigmesh_bin(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    let gigmesh_bin = match given {
         Some(path) => path,
         None => std::env::current_exe()?
             .parent()
@@ -286,16 +343,7 @@ async fn sign_in_burst(options: SignInBurstOptions) -> anyhow::Result<()> {
          pass --gigmesh-bin)",
         gigmesh_bin.display()
     );
-    let settings = sign_in_burst::BurstSettings {
-        gigmesh_bin,
-        sign_ins: options.sign_ins.max(1),
-        accounts: options.accounts.max(1),
-        connections: options.connections.max(1),
-        idle: std::time::Duration::from_secs(options.idle_seconds),
-        compare_unbounded: !options.skip_unbounded,
-    };
-    print_report(&sign_in_burst::run(&settings).await?);
-    Ok(())
+    Ok(gigmesh_bin)
 }
 
 #[allow(clippy::print_stdout)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use gigmesh_auth::{GrpcJwksSource, Role, TokenVerifier};
-use gigmesh_auth_service::{App, Config as AuthConfig, ThrottleConfig};
+use gigmesh_auth_service::{App, Config as AuthConfig, MailTokenPublicKeyConfig, ThrottleConfig};
 use gigmesh_config::{BusConfig, DatabaseConfig};
 use gigmesh_gateway::{Gateway, GatewayConfig, Upstream};
 use gigmesh_proto::auth::Jwk;
@@ -130,9 +130,15 @@ impl BenchMesh {
 
 /// Production settings, except that failed log-ins are never throttled: the benchmark signs
 /// in only with the right password, so no failure is ever counted, but a benchmark must not
-/// depend on that.
+/// depend on that. Mailed tokens are sealed to a throwaway key (nothing here opens them).
 fn auth_config_for_benchmarks() -> AuthConfig {
+    let mail_token_keys = gigmesh_testing::TestMailTokenKeys::generate("bench");
     AuthConfig {
+        mail_token_public_key: MailTokenPublicKeyConfig {
+            key_id: mail_token_keys.key_id.clone(),
+            public_key: mail_token_keys.public_key_base64(),
+            ..MailTokenPublicKeyConfig::default()
+        },
         throttle: ThrottleConfig {
             max_failures_per_account: UNREACHABLE_LIMIT,
             max_failures_per_address: UNREACHABLE_LIMIT,

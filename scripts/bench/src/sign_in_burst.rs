@@ -27,6 +27,7 @@ use gigmesh_proto::auth::{
     EmailVerificationRequested, GetJwksRequest, LogInRequest, RefreshTokenRequest, SignUpRequest,
     VerifyEmailRequest,
 };
+use gigmesh_testing::TestMailTokenKeys;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 use tokio::sync::Barrier;
@@ -255,6 +256,8 @@ struct AuthProcess {
     address: SocketAddr,
     log: PathBuf,
     data_dir: TempDir,
+    /// The key pair auth seals mailed tokens to; the benchmark opens them as the mailer does.
+    mail_token_keys: TestMailTokenKeys,
 }
 
 impl AuthProcess {
@@ -263,6 +266,7 @@ impl AuthProcess {
         let address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let log = data_dir.path().join("auth.log");
+        let mail_token_keys = TestMailTokenKeys::generate("bench");
         let mut command = Command::new(gigmesh_bin);
         command.args(["serve", "auth"]).env_remove("GIGMESH_CONFIG");
         for (name, _) in std::env::vars() {
@@ -279,6 +283,14 @@ impl AuthProcess {
             .env("GIGMESH__BUS__KIND", "embedded")
             .env("GIGMESH__BUS__EMBEDDED_PATH", bus_path(data_dir.path()))
             .env("GIGMESH__TELEMETRY__METRICS_LISTEN", metrics.to_string())
+            .env(
+                "GIGMESH__AUTH__SETTINGS__MAIL_TOKEN_PUBLIC_KEY__KEY_ID",
+                &mail_token_keys.key_id,
+            )
+            .env(
+                "GIGMESH__AUTH__SETTINGS__MAIL_TOKEN_PUBLIC_KEY__PUBLIC_KEY",
+                mail_token_keys.public_key_base64(),
+            )
             .env(
                 "GIGMESH__AUTH__SETTINGS__THROTTLE__MAX_FAILURES_PER_ADDRESS",
                 UNREACHABLE_ADDRESS_LIMIT,
@@ -310,6 +322,7 @@ impl AuthProcess {
             address,
             log,
             data_dir,
+            mail_token_keys,
         };
         if let Err(error) = auth.wait_until_answering().await {
             return Err(error.context(format!("auth's log:\n{}", auth.log_tail())));
@@ -386,7 +399,12 @@ async fn seed_accounts(
     usernames: &[String],
 ) -> anyhow::Result<()> {
     let tokens = Arc::new(Mutex::new(HashMap::new()));
-    let mut mail_reader = subscribe_to_mail(auth.data_dir.path(), tokens.clone()).await?;
+    let mut mail_reader = subscribe_to_mail(
+        auth.data_dir.path(),
+        auth.mail_token_keys.clone(),
+        tokens.clone(),
+    )
+    .await?;
     for chunk in usernames.chunks(SEED_CONCURRENCY) {
         let mut sign_ups = JoinSet::new();
         for username in chunk {
@@ -443,6 +461,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// SQLite file, that collects the verification tokens by username.
 async fn subscribe_to_mail(
     data_dir: &Path,
+    mail_token_keys: TestMailTokenKeys,
     tokens: Arc<Mutex<HashMap<String, String>>>,
 ) -> anyhow::Result<Consumer> {
     let bus: SharedBus = Arc::new(EmbeddedBus::open(bus_path(data_dir)).await?);
@@ -467,7 +486,10 @@ async fn subscribe_to_mail(
         inbox,
         bus,
         &[gigmesh_proto::auth::TOPIC],
-        Arc::new(VerificationMail { tokens }),
+        Arc::new(VerificationMail {
+            mail_token_keys,
+            tokens,
+        }),
     )
     .await?)
 }
@@ -478,6 +500,7 @@ const EVENT_TABLES: &str =
 
 /// Keeps the token of every `EmailVerificationRequested`, as the mailer would mail it.
 struct VerificationMail {
+    mail_token_keys: TestMailTokenKeys,
     tokens: Arc<Mutex<HashMap<String, String>>>,
 }
 
@@ -485,7 +508,13 @@ impl VerificationMail {
     fn keep(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         if let Some(decoded) = gigmesh_events::decode::<EmailVerificationRequested>(envelope) {
             let mail = decoded.map_err(HandlerError::permanent)?;
-            lock(&self.tokens).insert(mail.username, mail.token);
+            let token = self
+                .mail_token_keys
+                .open(&mail.sealed_token)
+                .ok_or_else(|| {
+                    HandlerError::permanent(anyhow::anyhow!("a token that does not open"))
+                })?;
+            lock(&self.tokens).insert(mail.username, token);
         }
         Ok(())
     }

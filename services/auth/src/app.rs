@@ -1,6 +1,7 @@
 //! Building the auth service from its ports and settings: migrations, the signing key, the
 //! gRPC routes and the background tasks (outbox relay, `gigmesh.users.v1` consumer).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -9,6 +10,7 @@ use gigmesh_db::{Db, Migrations};
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec, Relay};
 use gigmesh_proto::auth::Jwk;
 use gigmesh_proto::auth::auth_service_server::{AuthServiceServer, SERVICE_NAME};
+use gigmesh_runtime::retention::RetentionRule;
 use gigmesh_runtime::{Description, Service, ServiceDeps};
 use gigmesh_types::{Email, now_millis};
 use tonic::service::Routes;
@@ -18,11 +20,12 @@ pub use crate::config::Config;
 use crate::credentials::PasswordHasher;
 use crate::domain::{Password, Username};
 use crate::events::{CONSUMER_NAME, UsersEventHandler};
+use crate::mail_token::MailTokenSealer;
 use crate::output::public_jwks;
 use crate::store;
 use crate::use_cases::AuthCore;
 
-/// The auth service's own tables (accounts, sessions, keys, log-in counters).
+/// The auth service's own tables (accounts, sessions, keys, log-in counters and networks).
 pub static MIGRATIONS: Migrations = gigmesh_db::migrations!();
 
 /// The accounts `gigmesh dev` starts with: (email, username, password, roles).
@@ -58,6 +61,62 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// What auth keeps past its use, in deletion order (refresh tokens before the sessions they
+/// belong to). A spent refresh token is kept until it would have expired, so presenting it
+/// again is still recognised as a replay while its session could live.
+const RETENTION: &[RetentionRule] = &[
+    RetentionRule {
+        name: "refresh_tokens",
+        table: "refresh_tokens",
+        expired: "expire_time < $1 OR session_id IN \
+                  (SELECT id FROM sessions WHERE revoke_time < $1)",
+        default_horizon_hours: 24,
+    },
+    RetentionRule {
+        name: "sessions",
+        table: "sessions",
+        expired: "(expire_time < $1 OR revoke_time < $1) AND NOT EXISTS \
+                  (SELECT 1 FROM refresh_tokens WHERE refresh_tokens.session_id = sessions.id)",
+        default_horizon_hours: 30 * 24,
+    },
+    RetentionRule {
+        name: "mailed_tokens",
+        table: "mailed_tokens",
+        expired: "expire_time < $1",
+        default_horizon_hours: 24,
+    },
+    // Windows last `auth.settings.throttle.window_seconds` (15 minutes by default), and a
+    // network's series of failures ends a window after its last one: a day later both are
+    // long over.
+    RetentionRule {
+        name: "login_failures",
+        table: "login_failures",
+        expired: "window_start < $1",
+        default_horizon_hours: 24,
+    },
+    RetentionRule {
+        name: "login_network_failures",
+        table: "login_network_failures",
+        expired: "last_failure_time < $1",
+        default_horizon_hours: 24,
+    },
+    // A network stays known for `auth.settings.throttle.known_network_ttl_seconds` (30 days
+    // by default) after its last proven password; the log-in checks the age itself, so a
+    // longer horizon only keeps rows longer.
+    RetentionRule {
+        name: "login_networks",
+        table: "login_networks",
+        expired: "last_success_time < $1",
+        default_horizon_hours: 30 * 24,
+    },
+    RetentionRule {
+        name: "mail_requests",
+        table: "mail_requests",
+        expired: "last_mail_time < $1",
+        default_horizon_hours: 24,
+    },
+];
+
 #[async_trait::async_trait]
 impl Service for App {
     type Config = Config;
@@ -71,10 +130,11 @@ impl Service for App {
         migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
         default_port: 50051,
         issues_tokens: true,
+        retention: RETENTION,
     };
 
-    /// Loads the signing key (creating one on the first start) and prepares the password
-    /// hasher.
+    /// Loads the signing key (creating one on the first start) and the key mailed tokens are
+    /// sealed to, and prepares the password hasher.
     ///
     /// Access tokens reaching this service are verified against its own key table, so the
     /// verifier in `deps` is not needed here.
@@ -82,12 +142,14 @@ impl Service for App {
         crate::counters::describe_metrics();
         let signing_key = load_or_create_signing_key(&deps.db).await?;
         let signer = TokenSigner::new(&signing_key)?;
+        let mail_token_sealer = MailTokenSealer::from_config(&config.mail_token_public_key)?;
         let hasher = PasswordHasher::new(&config.argon2).await?;
         let core = Arc::new(AuthCore {
             db: deps.db.clone(),
             config,
             hasher,
             signer,
+            mail_token_sealer,
         });
         let verifier = TokenVerifier::remote(Arc::new(StoreJwks { core: core.clone() }));
         verifier
@@ -112,6 +174,12 @@ impl Service for App {
     /// The outbox relay and the `gigmesh.users.v1` consumer, to run until shutdown.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
         vec![Box::new(self.relay()), Box::new(self.users_events())]
+    }
+
+    /// Dev mode seals mailed tokens to the key pair notifications keeps under the data
+    /// directory, unless a key was configured.
+    fn use_data_dir(config: &mut Config, data_dir: &Path) {
+        config.mail_token_public_key.use_data_dir(data_dir);
     }
 
     fn jwks_source(&self) -> Option<Arc<dyn JwksSource>> {

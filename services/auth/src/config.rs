@@ -1,6 +1,7 @@
-//! The auth service's settings: token lifetimes, the mail cooldown, password hashing cost and
-//! log-in throttling.
+//! The auth service's settings: token lifetimes, the mail cooldown, the key mailed tokens are
+//! sealed to, password hashing cost and log-in throttling.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gigmesh_config::{Problems, Validate};
@@ -24,6 +25,8 @@ pub struct Config {
     /// answered as usual and sends nothing; the gap is at most the tokens' lifetimes, so the
     /// token of the mail before has not expired.
     pub mail_cooldown_seconds: u64,
+    /// The notification service's public key that mailed tokens are sealed to.
+    pub mail_token_public_key: MailTokenPublicKeyConfig,
     /// Cost of password hashing.
     pub argon2: Argon2Config,
     /// Throttling of failed log-ins.
@@ -38,8 +41,75 @@ impl Default for Config {
             email_verification_ttl_seconds: 24 * 60 * 60,
             password_reset_ttl_seconds: 60 * 60,
             mail_cooldown_seconds: 60,
+            mail_token_public_key: MailTokenPublicKeyConfig::default(),
             argon2: Argon2Config::default(),
             throttle: ThrottleConfig::default(),
+        }
+    }
+}
+
+/// The key verification and reset tokens are sealed to before they enter an event: the
+/// public half of a key pair whose secret half only the notification service holds
+/// (`notifications.settings.mail_token_keys.<key_id>`), so the token is readable only by
+/// the mailer. Give `key_id` and `public_key`; with neither, the key is read from `file`
+/// (`gigmesh dev` points it at the key pair notifications creates under the data
+/// directory). A service that mails nothing without it refuses to start without one.
+///
+/// To rotate: add the new secret key to notifications (keeping the old), then give auth
+/// the new public key; remove the old secret key once the tokens sealed to it expired.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailTokenPublicKeyConfig {
+    /// Id of the key, as notifications knows it: lowercase letters, digits and `_`.
+    pub key_id: String,
+    /// The X25519 public key, standard base64 of its 32 bytes.
+    pub public_key: String,
+    /// A file holding `<key_id> <public_key>`, read at start when neither is given.
+    pub file: PathBuf,
+}
+
+/// Longest mail-token key id (it is also part of an environment variable's name).
+pub(crate) const MAX_KEY_ID_CHARS: usize = 32;
+
+/// Whether `key_id` can name a mail-token key: 1 to 32 lowercase ASCII letters, digits and
+/// `_` (the environment layer lowercases names, so notifications' ids are lowercase).
+pub(crate) fn is_valid_key_id(key_id: &str) -> bool {
+    (1..=MAX_KEY_ID_CHARS).contains(&key_id.len())
+        && key_id
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+}
+
+impl MailTokenPublicKeyConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        let path = gigmesh_config::join(path, "mail_token_public_key");
+        if self.key_id.is_empty() && self.public_key.is_empty() {
+            return;
+        }
+        if !is_valid_key_id(&self.key_id) {
+            problems.add(
+                &path,
+                "key_id",
+                format!(
+                    "must be 1 to {MAX_KEY_ID_CHARS} lowercase letters, digits or `_`, the id                      notifications knows the key by"
+                ),
+            );
+        }
+        if let Err(error) = crate::mail_token::parse_public_key(&self.public_key) {
+            problems.add(
+                &path,
+                "public_key",
+                format!("must be an X25519 public key, standard base64 of 32 bytes: {error}"),
+            );
+        }
+    }
+
+    /// Dev mode: reads the public key notifications writes under `data_dir`, unless a key
+    /// or another file was configured.
+    pub fn use_data_dir(&mut self, data_dir: &Path) {
+        if self.key_id.is_empty() && self.public_key.is_empty() && self.file.as_os_str().is_empty()
+        {
+            self.file = data_dir.join("notifications").join("mail-token.pub");
         }
     }
 }
@@ -93,28 +163,64 @@ impl Default for Argon2Config {
     }
 }
 
-/// How many failed log-ins are allowed per window before further attempts are refused with
-/// `RESOURCE_EXHAUSTED` until the window ends. Counters live in the database, so replicas
-/// share them.
+/// Throttling of failed password attempts. Counters live in the database, so replicas share
+/// them; a refused attempt is answered `RESOURCE_EXHAUSTED` with a retry hint and counts
+/// nothing.
+///
+/// Log-ins are throttled three ways. Per client network (an IPv4 address, or an IPv6 /64),
+/// across all accounts, `max_failures_per_address` per window. Per account and client
+/// network, progressively: after `free_failures_per_network` failures of an account from
+/// one network, every further attempt for it from there waits, `first_delay_seconds` and
+/// then twice as long after each failure, up to `max_delay_seconds`; a proven password from
+/// that network clears its count, and a window without a failure ends it. Guessing from one
+/// network therefore slows down only that network: usernames are public, and nobody
+/// elsewhere can lock the owner out. Per account across all networks,
+/// `max_failures_per_account` per window, against guessing spread over many networks; once
+/// reached, only networks the account proved its password from within
+/// `known_network_ttl_seconds` are still let through until the window ends. Unknown log-in
+/// names are throttled exactly like accounts, so throttling tells nobody which exist.
+///
+/// ChangePassword's caller is signed in, so its wrong current passwords are counted per
+/// account: `max_failed_password_changes` per window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
-    /// Length of the counting window, seconds (default 900 = 15 minutes).
+    /// Length of the counting windows, seconds (default 900 = 15 minutes); also how long a
+    /// network's series of failures against an account lasts after its last failure.
     pub window_seconds: u64,
-    /// Failed log-ins allowed per account (or unknown log-in name) per window (default 5).
-    /// A successful log-in resets the account's count.
-    pub max_failures_per_account: u32,
-    /// Failed log-ins allowed per client network (an IPv4 address, or an IPv6 /64) per
-    /// window (default 20).
+    /// Failed log-ins allowed per client network, all accounts together, per window
+    /// (default 20).
     pub max_failures_per_address: u32,
+    /// Failed log-ins of one account from one client network before its attempts from
+    /// there wait (default 3).
+    pub free_failures_per_network: u32,
+    /// Wait after the first failure beyond the free ones, seconds (default 1); each further
+    /// failure doubles it.
+    pub first_delay_seconds: u64,
+    /// Longest wait between attempts of one account from one network, seconds (default 300
+    /// = 5 minutes); at most `window_seconds`.
+    pub max_delay_seconds: u64,
+    /// Failed log-ins allowed per account (or unknown log-in name) per window from all
+    /// networks together (default 100); then only its known networks get through.
+    pub max_failures_per_account: u32,
+    /// How long a network the account proved its password from stays known, seconds
+    /// (default 2 592 000 = 30 days, as the `login_networks` retention horizon).
+    pub known_network_ttl_seconds: u64,
+    /// Wrong current passwords ChangePassword allows per account per window (default 5).
+    pub max_failed_password_changes: u32,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
             window_seconds: 15 * 60,
-            max_failures_per_account: 5,
             max_failures_per_address: 20,
+            free_failures_per_network: 3,
+            first_delay_seconds: 1,
+            max_delay_seconds: 5 * 60,
+            max_failures_per_account: 100,
+            known_network_ttl_seconds: 30 * 24 * 60 * 60,
+            max_failed_password_changes: 5,
         }
     }
 }
@@ -156,6 +262,74 @@ impl ThrottleConfig {
     /// Length of the counting window.
     pub fn window(&self) -> Duration {
         Duration::from_secs(self.window_seconds)
+    }
+
+    /// Wait after the first failure of an account from a network beyond the free ones.
+    pub fn first_delay(&self) -> Duration {
+        Duration::from_secs(self.first_delay_seconds)
+    }
+
+    /// Longest wait between attempts of an account from one network.
+    pub fn max_delay(&self) -> Duration {
+        Duration::from_secs(self.max_delay_seconds)
+    }
+
+    /// How long a network an account logged in from stays known.
+    pub fn known_network_ttl(&self) -> Duration {
+        Duration::from_secs(self.known_network_ttl_seconds)
+    }
+
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        check_lifetime(
+            path,
+            "throttle.window_seconds",
+            self.window_seconds,
+            problems,
+        );
+        check_lifetime(
+            path,
+            "throttle.known_network_ttl_seconds",
+            self.known_network_ttl_seconds,
+            problems,
+        );
+        for (key, limit) in [
+            (
+                "throttle.max_failures_per_address",
+                self.max_failures_per_address,
+            ),
+            (
+                "throttle.free_failures_per_network",
+                self.free_failures_per_network,
+            ),
+            (
+                "throttle.max_failures_per_account",
+                self.max_failures_per_account,
+            ),
+            (
+                "throttle.max_failed_password_changes",
+                self.max_failed_password_changes,
+            ),
+        ] {
+            if limit == 0 {
+                problems.add(path, key, "must be at least 1");
+            }
+        }
+        if self.first_delay_seconds == 0 || self.first_delay_seconds > self.max_delay_seconds {
+            problems.add(
+                path,
+                "throttle.first_delay_seconds",
+                "must be at least 1 second and at most max_delay_seconds",
+            );
+        }
+        // A series of failures ends a window after its last one, so a longer wait would
+        // never be waited out.
+        if self.max_delay_seconds == 0 || self.max_delay_seconds > self.window_seconds {
+            problems.add(
+                path,
+                "throttle.max_delay_seconds",
+                "must be at least 1 second and at most window_seconds",
+            );
+        }
     }
 }
 
@@ -204,6 +378,7 @@ impl Validate for Config {
                  password_reset_ttl_seconds",
             );
         }
+        self.mail_token_public_key.validate(path, problems);
         if !(1..=16).contains(&self.argon2.parallelism) {
             problems.add(path, "argon2.parallelism", "must be between 1 and 16");
         }
@@ -232,26 +407,7 @@ impl Validate for Config {
                 format!("must be at most {MAX_QUEUED_HASHES}"),
             );
         }
-        check_lifetime(
-            path,
-            "throttle.window_seconds",
-            self.throttle.window_seconds,
-            problems,
-        );
-        for (key, limit) in [
-            (
-                "throttle.max_failures_per_account",
-                self.throttle.max_failures_per_account,
-            ),
-            (
-                "throttle.max_failures_per_address",
-                self.throttle.max_failures_per_address,
-            ),
-        ] {
-            if limit == 0 {
-                problems.add(path, key, "must be at least 1");
-            }
-        }
+        self.throttle.validate(path, problems);
     }
 }
 
@@ -321,8 +477,13 @@ mod tests {
             },
             throttle: ThrottleConfig {
                 window_seconds: 0,
-                max_failures_per_account: 0,
                 max_failures_per_address: 0,
+                free_failures_per_network: 0,
+                first_delay_seconds: 0,
+                max_delay_seconds: 0,
+                max_failures_per_account: 0,
+                known_network_ttl_seconds: 0,
+                max_failed_password_changes: 0,
             },
             ..Config::default()
         };
@@ -339,10 +500,113 @@ mod tests {
             "argon2.max_concurrent_hashes",
             "argon2.max_queued_hashes",
             "throttle.window_seconds",
-            "throttle.max_failures_per_account",
             "throttle.max_failures_per_address",
+            "throttle.free_failures_per_network",
+            "throttle.first_delay_seconds",
+            "throttle.max_delay_seconds",
+            "throttle.max_failures_per_account",
+            "throttle.known_network_ttl_seconds",
+            "throttle.max_failed_password_changes",
         ] {
             assert!(message.contains(key), "{key} missing from {message}");
         }
+    }
+
+    #[test]
+    fn throttle_waits_fit_between_one_second_and_the_window() {
+        let throttle = ThrottleConfig::default();
+        assert_eq!(throttle.first_delay(), Duration::from_secs(1));
+        assert_eq!(throttle.max_delay(), Duration::from_secs(300));
+        assert_eq!(
+            throttle.known_network_ttl(),
+            Duration::from_secs(30 * 24 * 60 * 60)
+        );
+        let longer_than_the_window = Config {
+            throttle: ThrottleConfig {
+                window_seconds: 60,
+                max_delay_seconds: 61,
+                ..throttle.clone()
+            },
+            ..Config::default()
+        };
+        let message = gigmesh_config::check(&longer_than_the_window, "auth.settings")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("auth.settings.throttle.max_delay_seconds"),
+            "{message}"
+        );
+        assert!(!message.contains("first_delay_seconds"), "{message}");
+        let first_beyond_the_longest = Config {
+            throttle: ThrottleConfig {
+                first_delay_seconds: 301,
+                ..throttle.clone()
+            },
+            ..Config::default()
+        };
+        let message = gigmesh_config::check(&first_beyond_the_longest, "auth.settings")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("auth.settings.throttle.first_delay_seconds"),
+            "{message}"
+        );
+        let as_long = Config {
+            throttle: ThrottleConfig {
+                first_delay_seconds: 60,
+                max_delay_seconds: 60,
+                window_seconds: 60,
+                ..throttle
+            },
+            ..Config::default()
+        };
+        gigmesh_config::check(&as_long, "auth.settings").unwrap();
+    }
+
+    #[test]
+    fn a_bad_mail_token_public_key_is_named() {
+        let config = Config {
+            mail_token_public_key: MailTokenPublicKeyConfig {
+                key_id: "Key-1".to_owned(),
+                public_key: "c2hvcnQ=".to_owned(),
+                file: PathBuf::new(),
+            },
+            ..Config::default()
+        };
+        let message = gigmesh_config::check(&config, "auth.settings")
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "auth.settings.mail_token_public_key.key_id",
+            "auth.settings.mail_token_public_key.public_key",
+        ] {
+            assert!(message.contains(key), "{key} missing from {message}");
+        }
+        let good = Config {
+            mail_token_public_key: MailTokenPublicKeyConfig {
+                key_id: "k2026_1".to_owned(),
+                public_key: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".to_owned(),
+                file: PathBuf::new(),
+            },
+            ..Config::default()
+        };
+        gigmesh_config::check(&good, "auth.settings").unwrap();
+    }
+
+    #[test]
+    fn dev_mode_reads_the_public_key_notifications_writes_unless_one_is_configured() {
+        let mut key = MailTokenPublicKeyConfig::default();
+        key.use_data_dir(Path::new("/tmp/gigmesh-data"));
+        assert_eq!(
+            key.file,
+            PathBuf::from("/tmp/gigmesh-data/notifications/mail-token.pub")
+        );
+        let mut configured = MailTokenPublicKeyConfig {
+            key_id: "k1".to_owned(),
+            public_key: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".to_owned(),
+            file: PathBuf::new(),
+        };
+        configured.use_data_dir(Path::new("/tmp/gigmesh-data"));
+        assert!(configured.file.as_os_str().is_empty());
     }
 }

@@ -317,6 +317,9 @@ pub struct CallerSession {
     pub session_id: SessionId,
 }
 
+/// Recorded as the client address when neither the gateway nor the connection tells it.
+pub const UNKNOWN_CLIENT_ADDRESS: &str = "unknown";
+
 /// Where a log-in comes from: recorded on its session, and counted by throttling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOrigin {
@@ -327,6 +330,15 @@ pub struct ClientOrigin {
     pub client_network: String,
     /// The client's user agent.
     pub user_agent: String,
+}
+
+impl ClientOrigin {
+    /// The client's network, unless nobody told the address: only a told network can become
+    /// one an account is known to log in from, or every client without an address would
+    /// pass the account ceiling once the owner did.
+    pub fn told_network(&self) -> Option<&str> {
+        Some(self.client_network.as_str()).filter(|network| *network != UNKNOWN_CLIENT_ADDRESS)
+    }
 }
 
 /// The token pair a log-in or a refresh hands out. Never printed.
@@ -426,13 +438,16 @@ pub fn decide_refresh(record: &RefreshTokenRecord, now: i64) -> RefreshDecision 
     RefreshDecision::Rotate
 }
 
-/// Which failed log-ins a counter counts.
+/// Which failed password attempts a windowed counter counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThrottleScope {
-    /// Failures against one account (or one unknown log-in name).
+    /// Failed log-ins of one account (or one unknown log-in name) from all networks
+    /// together: the ceiling against guessing spread over many networks.
     Account,
-    /// Failures from one client network: an IPv4 address or an IPv6 /64.
+    /// Failed log-ins from one client network: an IPv4 address or an IPv6 /64.
     Address,
+    /// Wrong current passwords given to ChangePassword for one account.
+    PasswordChange,
 }
 
 impl ThrottleScope {
@@ -441,6 +456,7 @@ impl ThrottleScope {
         match self {
             Self::Account => "account",
             Self::Address => "address",
+            Self::PasswordChange => "password_change",
         }
     }
 }
@@ -452,6 +468,70 @@ pub struct ThrottleLimit {
     pub max_failures: u32,
     /// Length of the window, millis.
     pub window_millis: i64,
+}
+
+impl ThrottleLimit {
+    /// A window that counts failures but never refuses an attempt: the account ceiling for
+    /// a network the account logged in from, so that guessing elsewhere cannot lock the
+    /// owner out while its failures still count against the others.
+    pub fn counting_only(window_millis: i64) -> Self {
+        Self {
+            max_failures: u32::MAX,
+            window_millis,
+        }
+    }
+}
+
+/// How failed log-ins of one account from one client network slow down the next attempt
+/// from there: `free_failures` cost nothing, then each one doubles the wait, from
+/// `first_delay_millis` up to `max_delay_millis`. A series whose last failure is
+/// `forget_after_millis` old is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressiveDelay {
+    /// Failures before any wait.
+    pub free_failures: u32,
+    /// Wait after the first failure beyond the free ones, millis.
+    pub first_delay_millis: i64,
+    /// Longest wait, millis.
+    pub max_delay_millis: i64,
+    /// Time without a failure after which the count starts afresh, millis.
+    pub forget_after_millis: i64,
+}
+
+impl ProgressiveDelay {
+    /// How long the next attempt waits after `failures` in a row, millis: none while they
+    /// are free, then doubling up to the longest wait.
+    pub fn after(&self, failures: i64) -> i64 {
+        let beyond_free = failures.saturating_sub(i64::from(self.free_failures));
+        if beyond_free < 0 {
+            return 0;
+        }
+        let doubled = u32::try_from(beyond_free)
+            .ok()
+            .and_then(|doublings| 2_i64.checked_pow(doublings))
+            .map_or(i64::MAX, |factor| {
+                self.first_delay_millis.saturating_mul(factor)
+            });
+        doubled.min(self.max_delay_millis)
+    }
+}
+
+/// A stored series of failed log-ins of one account from one client network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkFailures {
+    /// Failures in the series.
+    pub failures: i64,
+    /// When the last one was counted, unix millis.
+    pub last_failure_time: i64,
+    /// When the next attempt is allowed, unix millis.
+    pub retry_time: i64,
+}
+
+/// How long a refused attempt from a network waits at `now` for its `retry_time`; at least
+/// a millisecond, so that a refusal always tells the caller to wait.
+pub fn network_wait(failures: Option<NetworkFailures>, now: i64) -> Duration {
+    let wait_millis = failures.map_or(0, |failures| failures.retry_time.saturating_sub(now));
+    Duration::from_millis(u64::try_from(wait_millis).unwrap_or(0).max(1))
 }
 
 /// A stored failure counter: failures since `window_start`.
@@ -652,6 +732,55 @@ mod tests {
             Err(Duration::from_millis(700))
         );
         assert!(check_throttle(Some(three), limit, 1_100).is_ok());
+    }
+
+    #[test]
+    fn only_a_told_network_can_become_known() {
+        let origin = |network: &str| ClientOrigin {
+            client_address: network.to_owned(),
+            client_network: network.to_owned(),
+            user_agent: "browser".to_owned(),
+        };
+        assert_eq!(origin("192.0.2.1").told_network(), Some("192.0.2.1"));
+        assert_eq!(origin(UNKNOWN_CLIENT_ADDRESS).told_network(), None);
+    }
+
+    #[test]
+    fn waits_double_after_the_free_failures_up_to_the_longest() {
+        let delay = ProgressiveDelay {
+            free_failures: 3,
+            first_delay_millis: 1_000,
+            max_delay_millis: 60_000,
+            forget_after_millis: 900_000,
+        };
+        let waits: Vec<i64> = (0..=10).map(|failures| delay.after(failures)).collect();
+        assert_eq!(
+            waits,
+            [
+                0, 0, 0, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000
+            ]
+        );
+        assert_eq!(delay.after(-1), 0);
+        assert_eq!(delay.after(i64::MAX), 60_000);
+        assert_eq!(delay.after(3 + 63), 60_000);
+    }
+
+    #[test]
+    fn a_refused_network_attempt_always_waits() {
+        let failures = NetworkFailures {
+            failures: 4,
+            last_failure_time: 1_000,
+            retry_time: 3_000,
+        };
+        assert_eq!(
+            network_wait(Some(failures), 2_500),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            network_wait(Some(failures), 3_500),
+            Duration::from_millis(1)
+        );
+        assert_eq!(network_wait(None, 2_500), Duration::from_millis(1));
     }
 
     #[test]

@@ -9,13 +9,14 @@ use gigmesh_events::{Envelope, EventHandler, HandlerError};
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::{
     AccountSuspended, AccountUnsuspended, EmailVerificationRequested, EmailVerified,
-    PasswordChanged, PasswordResetRequested, RolesChanged, UserRegistered,
+    PasswordChanged, PasswordResetRequested, RolesChanged, SessionsRevoked, UserRegistered,
 };
 use gigmesh_proto::users::SellerActivated;
-use gigmesh_types::{UserId, now_millis, timestamp_from_millis};
+use gigmesh_types::{SessionId, UserId, now_millis, timestamp_from_millis};
 use tracing::instrument;
 
 use crate::domain::{Account, role_set};
+use crate::mail_token::SealedToken;
 use crate::output::roles_to_proto;
 use crate::store;
 
@@ -42,18 +43,33 @@ pub(crate) fn user_registered(account: &Account) -> UserRegistered {
     }
 }
 
-/// The verification mail, with the token in clear (only the mailer reads it).
+/// The verification mail, with the token sealed for the mailer (only notifications opens
+/// it).
 pub(crate) fn email_verification_requested(
     account: &Account,
-    token: &str,
+    token: SealedToken,
     expire_time: i64,
 ) -> EmailVerificationRequested {
     EmailVerificationRequested {
         user_id: account.id.to_string(),
         email: account.email.clone(),
         username: account.username.clone(),
-        token: token.to_owned(),
+        sealed_token: token.sealed,
+        token_key_id: token.key_id,
         expire_time: Some(timestamp_from_millis(expire_time)),
+    }
+}
+
+/// Sessions ended; their access tokens stay signed until `tokens_expire_time`.
+pub(crate) fn sessions_revoked(
+    account_id: UserId,
+    sessions: &[SessionId],
+    tokens_expire_time: i64,
+) -> SessionsRevoked {
+    SessionsRevoked {
+        user_id: account_id.to_string(),
+        session_ids: sessions.iter().map(ToString::to_string).collect(),
+        expire_time: Some(timestamp_from_millis(tokens_expire_time)),
     }
 }
 
@@ -65,17 +81,18 @@ pub(crate) fn email_verified(account: &Account) -> EmailVerified {
     }
 }
 
-/// The reset mail, with the token in clear (only the mailer reads it).
+/// The reset mail, with the token sealed for the mailer (only notifications opens it).
 pub(crate) fn password_reset_requested(
     account: &Account,
-    token: &str,
+    token: SealedToken,
     expire_time: i64,
 ) -> PasswordResetRequested {
     PasswordResetRequested {
         user_id: account.id.to_string(),
         email: account.email.clone(),
         username: account.username.clone(),
-        token: token.to_owned(),
+        sealed_token: token.sealed,
+        token_key_id: token.key_id,
         expire_time: Some(timestamp_from_millis(expire_time)),
     }
 }

@@ -15,7 +15,8 @@ use tonic::Request;
 
 use crate::credentials::secret_token_hash;
 use crate::domain::{
-    CallerSession, ClientOrigin, LoginName, Password, SUSPENSION_REASON_MAX_CHARS, Username,
+    CallerSession, ClientOrigin, LoginName, Password, SUSPENSION_REASON_MAX_CHARS,
+    UNKNOWN_CLIENT_ADDRESS, Username,
 };
 use crate::error::AuthError;
 
@@ -25,8 +26,6 @@ pub const DEFAULT_SESSION_PAGE_SIZE: u32 = 20;
 pub const MAX_SESSION_PAGE_SIZE: u32 = 100;
 /// Longest secret token accepted in a request; real ones have 43 characters.
 const MAX_SECRET_TOKEN_LENGTH: usize = 256;
-/// Recorded as the client address when neither the gateway nor the connection tells it.
-const UNKNOWN_CLIENT_ADDRESS: &str = "unknown";
 
 /// SignUp: who the new account is and its first password.
 #[derive(Debug)]

@@ -3,7 +3,9 @@
 //! access tokens.
 //!
 //! Accounts sign up with an email address, a username and a password (argon2id), verify the
-//! address with a mailed single-use token and log in with either name. A log-in opens a
+//! address with a mailed single-use token and log in with either name. Mailed tokens leave
+//! auth only sealed to the notification service's public key (`mail_token.rs`); auth keeps
+//! their SHA-256 digests. A log-in opens a
 //! session: a short-lived access JWT plus an opaque refresh token that is rotated on every
 //! use; presenting a spent refresh token revokes the whole session. Failed log-ins are
 //! throttled per account and per client network (IPv4 address or IPv6 /64) with counters in
@@ -25,11 +27,12 @@ mod domain;
 mod error;
 mod events;
 mod input;
+mod mail_token;
 mod output;
 mod store;
 mod use_cases;
 
 pub use app::{App, DEMO_ACCOUNTS, MIGRATIONS};
-pub use config::{Argon2Config, Config, ThrottleConfig};
+pub use config::{Argon2Config, Config, MailTokenPublicKeyConfig, ThrottleConfig};
 pub use error::AuthError;
 pub use events::CONSUMER_NAME;

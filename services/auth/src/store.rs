@@ -1,5 +1,6 @@
 //! The auth database: accounts and roles, mailed tokens and the mail cooldown, sessions and
-//! refresh tokens, signing keys and failed log-in counters. Portable SQL that runs on
+//! refresh tokens, signing keys, failed log-in counters and the networks accounts logged in
+//! from. Portable SQL that runs on
 //! SQLite and PostgreSQL through `sqlx::Any`; every function takes a connection (usually a
 //! transaction's) and knows nothing of gRPC.
 
@@ -14,8 +15,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::domain::{
-    Account, AccountState, FailureCount, MailedTokenPurpose, RefreshTokenRecord, RevokeReason,
-    Session, ThrottleLimit, ThrottleScope, Username,
+    Account, AccountState, FailureCount, MailedTokenPurpose, NetworkFailures, RefreshTokenRecord,
+    RevokeReason, Session, ThrottleLimit, ThrottleScope, Username,
 };
 
 /// A value read from the database that does not parse; the store was written by something
@@ -567,7 +568,7 @@ pub async fn revoke_session(
     Ok(result.rows_affected() == 1)
 }
 
-/// Revokes every live session of the account except `keep`; returns how many.
+/// Revokes every live session of the account except `keep`; returns the ones it ended.
 #[instrument(skip_all, fields(account_id = %account_id, reason = reason.as_str()))]
 pub async fn revoke_sessions_of(
     conn: &mut AnyConnection,
@@ -575,20 +576,22 @@ pub async fn revoke_sessions_of(
     keep: Option<SessionId>,
     reason: RevokeReason,
     now: i64,
-) -> Result<u64, DbError> {
+) -> Result<Vec<SessionId>, DbError> {
     // A session id that cannot exist keeps nothing.
     let keep = keep.map(|id| id.to_string()).unwrap_or_default();
-    let result = sqlx::query(
+    let rows = sqlx::query(
         "UPDATE sessions SET revoke_time = $2, revoke_reason = $3 \
-         WHERE account_id = $1 AND revoke_time IS NULL AND id <> $4",
+         WHERE account_id = $1 AND revoke_time IS NULL AND id <> $4 RETURNING id",
     )
     .bind(account_id.to_string())
     .bind(now)
     .bind(reason.as_str())
     .bind(keep)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(result.rows_affected())
+    rows.iter()
+        .map(|row| parse_id("session id", &row.try_get::<String, _>("id")?))
+        .collect()
 }
 
 /// Whether a session of the account has this id, and whether it is live at `now`.
@@ -830,4 +833,261 @@ pub async fn clear_failures(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The series of failed log-ins of `subject` from `network`.
+#[instrument(skip_all)]
+pub async fn network_failures(
+    conn: &mut AnyConnection,
+    subject: &str,
+    network: &str,
+) -> Result<Option<NetworkFailures>, DbError> {
+    let row = sqlx::query(
+        "SELECT failures, last_failure_time, retry_time FROM login_network_failures \
+         WHERE subject = $1 AND network = $2",
+    )
+    .bind(subject)
+    .bind(network)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(Some(NetworkFailures {
+            failures: row.try_get("failures")?,
+            last_failure_time: row.try_get("last_failure_time")?,
+            retry_time: row.try_get("retry_time")?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Counts one attempt of `subject` from `network` as failed before it is checked, unless
+/// its series holds `free_failures` or more and its `retry_time` is still ahead at `now`; a
+/// series whose last failure was at or before `forget_before` starts afresh. (Free failures
+/// are told by their count, not by time: a concurrent attempt may have read the clock a
+/// moment before the one counted ahead of it.) Returns the failures of the series with this one,
+/// or `None` when the attempt was refused. One conditional upsert, so of concurrent
+/// attempts on several replicas only those the wait allows are counted; the caller sets
+/// the next `retry_time` in the same transaction ([`set_network_retry_time`]), which holds
+/// the row until it commits.
+#[instrument(skip_all)]
+pub async fn reserve_network_attempt(
+    conn: &mut AnyConnection,
+    subject: &str,
+    network: &str,
+    now: i64,
+    forget_before: i64,
+    free_failures: u32,
+) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query(
+        "INSERT INTO login_network_failures \
+         (subject, network, failures, last_failure_time, retry_time) \
+         VALUES ($1, $2, 1, $3, $3) \
+         ON CONFLICT (subject, network) DO UPDATE SET \
+         failures = CASE WHEN login_network_failures.last_failure_time <= $4 THEN 1 \
+                         ELSE login_network_failures.failures + 1 END, \
+         last_failure_time = $3 \
+         WHERE login_network_failures.last_failure_time <= $4 \
+            OR login_network_failures.failures < $5 \
+            OR login_network_failures.retry_time <= $3 \
+         RETURNING failures",
+    )
+    .bind(subject)
+    .bind(network)
+    .bind(now)
+    .bind(forget_before)
+    .bind(i64::from(free_failures))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(Some(row.try_get("failures")?)),
+        None => Ok(None),
+    }
+}
+
+/// Sets when the next attempt of `subject` from `network` is allowed.
+#[instrument(skip_all)]
+pub async fn set_network_retry_time(
+    conn: &mut AnyConnection,
+    subject: &str,
+    network: &str,
+    retry_time: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE login_network_failures SET retry_time = $3 WHERE subject = $1 AND network = $2",
+    )
+    .bind(subject)
+    .bind(network)
+    .bind(retry_time)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes back an attempt [`reserve_network_attempt`] counted at `reserve_time`, which set
+/// `retry_time`. Unless another attempt was counted since (and set a retry time of its
+/// own), the wait it set goes too: the attempt was allowed at `reserve_time`.
+#[instrument(skip_all)]
+pub async fn release_network_attempt(
+    conn: &mut AnyConnection,
+    subject: &str,
+    network: &str,
+    reserve_time: i64,
+    retry_time: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE login_network_failures SET failures = failures - 1, \
+         retry_time = CASE WHEN retry_time = $4 THEN $3 ELSE retry_time END \
+         WHERE subject = $1 AND network = $2 AND failures > 0",
+    )
+    .bind(subject)
+    .bind(network)
+    .bind(reserve_time)
+    .bind(retry_time)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "DELETE FROM login_network_failures \
+         WHERE subject = $1 AND network = $2 AND failures <= 0",
+    )
+    .bind(subject)
+    .bind(network)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the failed log-ins of `subject` from `network`, or from every network.
+#[instrument(skip_all)]
+pub async fn clear_network_failures(
+    conn: &mut AnyConnection,
+    subject: &str,
+    network: Option<&str>,
+) -> Result<(), DbError> {
+    match network {
+        Some(network) => {
+            sqlx::query("DELETE FROM login_network_failures WHERE subject = $1 AND network = $2")
+                .bind(subject)
+                .bind(network)
+                .execute(&mut *conn)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM login_network_failures WHERE subject = $1")
+                .bind(subject)
+                .execute(&mut *conn)
+                .await?
+        }
+    };
+    Ok(())
+}
+
+/// Remembers that the account proved its password from `network` at `now`.
+#[instrument(skip_all, fields(account_id = %account_id))]
+pub async fn remember_login_network(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    network: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO login_networks (account_id, network, last_success_time) \
+         VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id, network) DO UPDATE SET last_success_time = $3 \
+         WHERE login_networks.last_success_time < $3",
+    )
+    .bind(account_id.to_string())
+    .bind(network)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the account proved its password from `network` after `since`.
+#[instrument(skip_all, fields(account_id = %account_id))]
+pub async fn is_known_login_network(
+    conn: &mut AnyConnection,
+    account_id: UserId,
+    network: &str,
+    since: i64,
+) -> Result<bool, DbError> {
+    let row = sqlx::query(
+        "SELECT last_success_time FROM login_networks \
+         WHERE account_id = $1 AND network = $2 AND last_success_time > $3",
+    )
+    .bind(account_id.to_string())
+    .bind(network)
+    .bind(since)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use gigmesh_testing::{Backend, TestDatabase};
+
+    use super::*;
+
+    gigmesh_testing::on_sqlite_and_postgres!(
+        free_failures_are_told_by_their_count_not_by_the_clock,
+        a_series_waits_until_its_retry_time,
+    );
+
+    async fn migrated(backend: Backend) -> TestDatabase {
+        let database = TestDatabase::new(backend).await;
+        database
+            .db()
+            .migrate(&[&crate::app::MIGRATIONS])
+            .await
+            .expect("migrate");
+        database
+    }
+
+    /// Reserves an attempt of ada from 192.0.2.1 at `now`, 3 failures free, a window of
+    /// 900 s; sets the retry time `wait` after `now` when counted.
+    async fn reserve(conn: &mut AnyConnection, now: i64, wait: i64) -> Option<i64> {
+        let failures = reserve_network_attempt(conn, "ada", "192.0.2.1", now, now - 900_000, 3)
+            .await
+            .expect("reserve");
+        if failures.is_some() {
+            set_network_retry_time(conn, "ada", "192.0.2.1", now + wait)
+                .await
+                .expect("set the retry time");
+        }
+        failures
+    }
+
+    async fn free_failures_are_told_by_their_count_not_by_the_clock(backend: Backend) {
+        let database = migrated(backend).await;
+        let mut conn = database.db().pool().acquire().await.expect("connection");
+        assert_eq!(reserve(&mut conn, 10_000, 0).await, Some(1));
+        // A concurrent attempt that read the clock a moment earlier is still free.
+        assert_eq!(reserve(&mut conn, 9_990, 0).await, Some(2));
+        assert_eq!(reserve(&mut conn, 9_995, 1_000).await, Some(3));
+        assert_eq!(reserve(&mut conn, 10_001, 0).await, None);
+    }
+
+    async fn a_series_waits_until_its_retry_time(backend: Backend) {
+        let database = migrated(backend).await;
+        let mut conn = database.db().pool().acquire().await.expect("connection");
+        for failures in 1..=3 {
+            let wait = if failures == 3 { 1_000 } else { 0 };
+            assert_eq!(reserve(&mut conn, 10_000, wait).await, Some(failures));
+        }
+        assert_eq!(reserve(&mut conn, 10_999, 2_000).await, None);
+        assert_eq!(reserve(&mut conn, 11_000, 2_000).await, Some(4));
+        // Given back, it leaves the series as it found it: allowed at once.
+        release_network_attempt(&mut conn, "ada", "192.0.2.1", 11_000, 13_000)
+            .await
+            .expect("release");
+        let series = network_failures(&mut conn, "ada", "192.0.2.1")
+            .await
+            .expect("read")
+            .expect("a series");
+        assert_eq!((series.failures, series.retry_time), (3, 11_000));
+        assert_eq!(reserve(&mut conn, 11_001, 2_000).await, Some(4));
+        // A window after its last failure, the series starts afresh.
+        assert_eq!(reserve(&mut conn, 11_001 + 900_000, 0).await, Some(1));
+    }
 }

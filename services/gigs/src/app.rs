@@ -30,10 +30,19 @@ impl Service for App {
         summary: "Gigs, packages, the category taxonomy, favourites.",
         grpc_services: &[SERVICE_NAME],
         produces: &[gigmesh_proto::gigs::TOPIC],
-        consumes: &[gigmesh_proto::users::TOPIC, gigmesh_proto::reviews::TOPIC],
-        migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
+        consumes: &[
+            gigmesh_proto::users::TOPIC,
+            gigmesh_proto::reviews::TOPIC,
+            gigmesh_proto::auth::TOPIC,
+        ],
+        migrations: &[
+            &MIGRATIONS,
+            &gigmesh_events::EVENTS_MIGRATIONS,
+            &gigmesh_runtime::REVOCATION_MIGRATIONS,
+        ],
         default_port: 50054,
         issues_tokens: false,
+        retention: &[],
     };
 
     async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
@@ -51,7 +60,10 @@ impl Service for App {
 
     /// The outbox relay and the consumer of the users and reviews events.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.relay()), Box::new(self.upstream_events())]
+        let mut tasks: Vec<Box<dyn BackgroundTask>> =
+            vec![Box::new(self.relay()), Box::new(self.upstream_events())];
+        tasks.extend(self.deps.revocation_tasks(Self::DESCRIPTION.name));
+        tasks
     }
 }
 

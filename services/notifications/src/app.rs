@@ -13,6 +13,7 @@ use tonic::service::Routes;
 use crate::config::Config;
 use crate::domain::WebApp;
 use crate::events::{AuthEventsHandler, CONSUMER_NAME};
+use crate::mail_token::MailTokenKeys;
 use crate::mailer::{Mailer, mailer_from_config};
 use crate::store::{self, SentMail};
 
@@ -26,6 +27,7 @@ pub struct App {
     mailer: Arc<dyn Mailer>,
     sender: Mailbox,
     web_app: WebApp,
+    mail_token_keys: MailTokenKeys,
 }
 
 #[async_trait::async_trait]
@@ -41,6 +43,7 @@ impl Service for App {
         migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
         default_port: 50053,
         issues_tokens: false,
+        retention: &[],
     };
 
     /// Sets up the configured mailer.
@@ -59,9 +62,10 @@ impl Service for App {
         vec![Box::new(self.auth_events())]
     }
 
-    /// Dev mode writes the `.eml` files under the data directory.
+    /// Dev mode writes the `.eml` files under the data directory and keeps the mail-token
+    /// key pair there.
     fn use_data_dir(config: &mut Config, data_dir: &Path) {
-        config.use_data_dir_for_mail(data_dir);
+        config.use_data_dir(data_dir);
     }
 }
 
@@ -78,7 +82,7 @@ impl App {
     }
 
     /// The service sending through `mailer`, from the configured sender, with links into the
-    /// configured web app.
+    /// configured web app, opening mailed tokens with the configured keys.
     fn with_mailer(
         deps: ServiceDeps,
         config: &Config,
@@ -87,11 +91,13 @@ impl App {
         let sender = config
             .sender()
             .with_context(|| format!("parse the sender address {:?}", config.from))?;
+        let mail_token_keys = MailTokenKeys::from_config(config)?;
         Ok(App {
             deps,
             mailer,
             sender,
             web_app: WebApp::new(&config.web_app_url),
+            mail_token_keys,
         })
     }
 
@@ -101,6 +107,7 @@ impl App {
             self.mailer.clone(),
             self.sender.clone(),
             self.web_app.clone(),
+            self.mail_token_keys.clone(),
         );
         self.deps.consumer(
             CONSUMER_NAME,

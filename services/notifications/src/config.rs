@@ -1,7 +1,9 @@
 //! Settings of the notification service: which mail adapter sends (`.eml` files or SMTP),
-//! the SMTP server and how the connection is secured, the sender address and the web app
-//! the links in mails point to; each checked with every problem named by its key.
+//! the SMTP server and how the connection is secured, the sender address, the web app
+//! the links in mails point to and the secret keys that open mailed tokens; each checked
+//! with every problem named by its key.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gigmesh_config::{Problems, Secret, Validate, join};
@@ -97,6 +99,16 @@ pub struct Config {
     pub from: String,
     /// Base URL of the web app that mail links point to.
     pub web_app_url: String,
+    /// The secret keys that open the tokens auth seals into its mail events, by key id
+    /// (`mail_token_keys.<key_id>`, standard base64 of 32 bytes; ids are lowercase letters,
+    /// digits and `_`). Only this service holds them; auth holds the public key of one.
+    /// Several may be held so a key can be rotated: add the new one, give auth its public
+    /// key, and remove the old one once the tokens sealed to it have expired (a day).
+    pub mail_token_keys: BTreeMap<String, Secret<String>>,
+    /// A file holding one key pair's `<key_id> <secret_key>`, read when `mail_token_keys` is
+    /// empty; `gigmesh dev` creates it (`<data_dir>/notifications/mail-token.key`, with the
+    /// public key beside it in `mail-token.pub` for auth).
+    pub mail_token_key_file: PathBuf,
 }
 
 impl Default for Config {
@@ -107,6 +119,8 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             from: "gigmesh <no-reply@gigmesh.localhost>".to_owned(),
             web_app_url: "http://127.0.0.1:8080".to_owned(),
+            mail_token_keys: BTreeMap::new(),
+            mail_token_key_file: PathBuf::new(),
         }
     }
 }
@@ -139,10 +153,50 @@ impl Validate for Config {
                 "must be an http(s) URL without query or fragment, e.g. https://gigmesh.example",
             ),
         }
+        for (key_id, secret_key) in &self.mail_token_keys {
+            let key = format!("mail_token_keys.{key_id}");
+            if !is_valid_key_id(key_id) {
+                problems.add(
+                    path,
+                    &key,
+                    format!(
+                        "the key id must be 1 to {MAX_KEY_ID_CHARS} lowercase letters, digits or \
+                         `_`"
+                    ),
+                );
+            }
+            if let Err(error) = crate::mail_token::parse_secret_key(secret_key.expose()) {
+                problems.add(
+                    path,
+                    &key,
+                    format!("must be an X25519 secret key, standard base64 of 32 bytes: {error}"),
+                );
+            }
+        }
     }
 }
 
+/// Longest mail-token key id (it is also part of an environment variable's name).
+const MAX_KEY_ID_CHARS: usize = 32;
+
+/// Whether `key_id` can name a mail-token key: 1 to 32 lowercase ASCII letters, digits and
+/// `_` (the environment layer lowercases names).
+fn is_valid_key_id(key_id: &str) -> bool {
+    (1..=MAX_KEY_ID_CHARS).contains(&key_id.len())
+        && key_id
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+}
+
 impl Config {
+    /// Dev mode: the `.eml` files and the mail-token key pair under `data_dir`.
+    pub fn use_data_dir(&mut self, data_dir: &Path) {
+        self.use_data_dir_for_mail(data_dir);
+        if self.mail_token_keys.is_empty() && self.mail_token_key_file.as_os_str().is_empty() {
+            self.mail_token_key_file = data_dir.join("notifications").join("mail-token.key");
+        }
+    }
+
     /// Puts the `.eml` files under `data_dir/mail` unless another directory was configured
     /// (dev mode keeps everything under its data directory, e.g. `.gigmesh/mail/`).
     pub fn use_data_dir_for_mail(&mut self, data_dir: &Path) {
@@ -237,5 +291,54 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_bad_mail_token_key_is_named_by_its_id_and_never_printed() {
+        let config = Config {
+            mail_token_keys: BTreeMap::from([
+                ("k1".to_owned(), Secret::new("c2hvcnQ=".to_owned())),
+                (
+                    "Bad-Id".to_owned(),
+                    Secret::new("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".to_owned()),
+                ),
+                (
+                    "k2".to_owned(),
+                    Secret::new("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".to_owned()),
+                ),
+            ]),
+            ..Config::default()
+        };
+        let message = gigmesh_config::check(&config, "notifications.settings")
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "notifications.settings.mail_token_keys.k1",
+            "notifications.settings.mail_token_keys.Bad-Id",
+        ] {
+            assert!(message.contains(key), "{key} in {message}");
+        }
+        assert!(!message.contains("mail_token_keys.k2"), "{message}");
+        assert!(!message.contains("c2hvcnQ="), "{message}");
+        assert!(!format!("{config:?}").contains("AQEBAQEB"));
+    }
+
+    #[test]
+    fn dev_mode_keeps_the_mail_token_key_under_the_data_dir_unless_keys_are_configured() {
+        let mut config = Config::default();
+        config.use_data_dir(Path::new("/tmp/gigmesh-data"));
+        assert_eq!(
+            config.mail_token_key_file,
+            PathBuf::from("/tmp/gigmesh-data/notifications/mail-token.key")
+        );
+        let mut configured = Config {
+            mail_token_keys: BTreeMap::from([(
+                "k1".to_owned(),
+                Secret::new("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".to_owned()),
+            )]),
+            ..Config::default()
+        };
+        configured.use_data_dir(Path::new("/tmp/gigmesh-data"));
+        assert!(configured.mail_token_key_file.as_os_str().is_empty());
     }
 }

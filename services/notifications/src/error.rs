@@ -4,6 +4,7 @@
 use gigmesh_db::DbError;
 use gigmesh_events::HandlerError;
 
+use crate::mail_token::OpenError;
 use crate::mailer::MailerError;
 
 /// A failure to turn an event into a sent mail.
@@ -16,6 +17,15 @@ pub enum NotificationsError {
         event_type: &'static str,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The event's token does not open with the keys this service holds (sealed to another
+    /// key, or altered); retrying will not help, and no mail is sent.
+    #[error("{event_type} event: {reason}")]
+    SealedToken {
+        /// The event's type.
+        event_type: &'static str,
+        /// Why it did not open.
+        reason: OpenError,
     },
     /// The mail could not be built or sent.
     #[error(transparent)]
@@ -31,6 +41,7 @@ impl From<NotificationsError> for HandlerError {
     fn from(error: NotificationsError) -> Self {
         match error {
             NotificationsError::MalformedEvent { .. }
+            | NotificationsError::SealedToken { .. }
             | NotificationsError::Mailer(MailerError::Build(_) | MailerError::Rejected(_)) => {
                 HandlerError::permanent(error)
             }

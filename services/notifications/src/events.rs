@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::domain::{self, Mail, WebApp};
 use crate::error::NotificationsError;
+use crate::mail_token::MailTokenKeys;
 use crate::mailer::{Mailer, build_message};
 use crate::store;
 
@@ -29,16 +30,45 @@ pub struct AuthEventsHandler {
     mailer: Arc<dyn Mailer>,
     sender: Mailbox,
     web_app: WebApp,
+    mail_token_keys: MailTokenKeys,
 }
 
 impl AuthEventsHandler {
-    /// A handler sending through `mailer` from `sender`, with links into `web_app`.
-    pub fn new(mailer: Arc<dyn Mailer>, sender: Mailbox, web_app: WebApp) -> Self {
+    /// A handler sending through `mailer` from `sender`, with links into `web_app`, opening
+    /// the mailed tokens with `mail_token_keys`.
+    pub fn new(
+        mailer: Arc<dyn Mailer>,
+        sender: Mailbox,
+        web_app: WebApp,
+        mail_token_keys: MailTokenKeys,
+    ) -> Self {
         Self {
             mailer,
             sender,
             web_app,
+            mail_token_keys,
         }
+    }
+
+    /// The token sealed in an event of type `E`; a token that does not open is a permanent
+    /// failure (the event is dead-lettered and no mail goes out).
+    fn open_token<E: EventMessage>(
+        &self,
+        key_id: &str,
+        sealed: &[u8],
+    ) -> Result<String, NotificationsError> {
+        if sealed.is_empty() {
+            return Err(malformed::<E>("the sealed token is empty"));
+        }
+        let token = self
+            .mail_token_keys
+            .open(key_id, sealed)
+            .map_err(|reason| NotificationsError::SealedToken {
+                event_type: E::EVENT_TYPE,
+                reason,
+            })?;
+        require_token::<E>(&token)?;
+        Ok(token)
     }
 
     /// The mail an event asks for, or `None` for events that send no mail.
@@ -46,24 +76,28 @@ impl AuthEventsHandler {
         if let Some(event) = decode::<EmailVerificationRequested>(envelope) {
             let event = event.map_err(malformed::<EmailVerificationRequested>)?;
             let recipient = parse_recipient::<EmailVerificationRequested>(&event.email)?;
-            require_token::<EmailVerificationRequested>(&event.token)?;
+            let token = self.open_token::<EmailVerificationRequested>(
+                &event.token_key_id,
+                &event.sealed_token,
+            )?;
             return Ok(Some(domain::email_verification_mail(
                 &self.web_app,
                 recipient,
                 &event.username,
-                &event.token,
+                &token,
                 event.expire_time.as_ref().map(millis_from_timestamp),
             )));
         }
         if let Some(event) = decode::<PasswordResetRequested>(envelope) {
             let event = event.map_err(malformed::<PasswordResetRequested>)?;
             let recipient = parse_recipient::<PasswordResetRequested>(&event.email)?;
-            require_token::<PasswordResetRequested>(&event.token)?;
+            let token = self
+                .open_token::<PasswordResetRequested>(&event.token_key_id, &event.sealed_token)?;
             return Ok(Some(domain::password_reset_mail(
                 &self.web_app,
                 recipient,
                 &event.username,
-                &event.token,
+                &token,
             )));
         }
         if let Some(event) = decode::<PasswordChanged>(envelope) {

@@ -3,8 +3,12 @@
 //! mail is read back where it went, as an `.eml` file (file mailer) or from a real SMTP
 //! server (`aiosmtpd`, SMTP mailer).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use gigmesh_config::Secret;
 
 use gigmesh_events::{Consumer, Envelope, PollOutcome};
 use gigmesh_notifications::{App, Config, MailerKind, SmtpConfig, SmtpTls};
@@ -14,7 +18,7 @@ use gigmesh_proto::auth::{
     EmailVerificationRequested, PasswordChanged, PasswordResetRequested, UserRegistered,
 };
 use gigmesh_runtime::Service as _;
-use gigmesh_testing::{Backend, TestDeps, TestSmtpServer};
+use gigmesh_testing::{Backend, TestDeps, TestMailTokenKeys, TestSmtpServer};
 use gigmesh_types::{now_millis, timestamp_from_millis};
 use mail_parser::{Message, MessageParser};
 use sqlx::Row as _;
@@ -26,6 +30,18 @@ const STEP_WAIT: Duration = Duration::from_millis(300);
 
 const WEB_APP_URL: &str = "https://app.gigmesh.test";
 const FROM: &str = "gigmesh <no-reply@gigmesh.test>";
+
+/// The key pair auth seals mailed tokens to in these tests; the service holds its secret
+/// half.
+fn mail_token_keys() -> &'static TestMailTokenKeys {
+    static KEYS: OnceLock<TestMailTokenKeys> = OnceLock::new();
+    KEYS.get_or_init(|| TestMailTokenKeys::generate("test_key"))
+}
+
+/// `token` sealed as auth seals it.
+fn seal(token: &str) -> Vec<u8> {
+    mail_token_keys().seal(token)
+}
 
 /// A notification service with its deps, mail going where `config` says.
 struct TestNotifications {
@@ -52,6 +68,10 @@ impl TestNotifications {
             file_dir: mail_directory.clone(),
             from: FROM.to_owned(),
             web_app_url: WEB_APP_URL.to_owned(),
+            mail_token_keys: BTreeMap::from([(
+                mail_token_keys().key_id.clone(),
+                Secret::new(mail_token_keys().secret_key_base64()),
+            )]),
             ..Config::default()
         };
         configure(&mut config);
@@ -191,7 +211,8 @@ fn verification_event(email: &str, username: &str, token: &str) -> EmailVerifica
         user_id: Uuid::now_v7().to_string(),
         email: email.to_owned(),
         username: username.to_owned(),
-        token: token.to_owned(),
+        sealed_token: seal(token),
+        token_key_id: mail_token_keys().key_id.clone(),
         expire_time: Some(timestamp_from_millis(now_millis() + 86_400_000)),
     }
 }
@@ -250,7 +271,8 @@ async fn reset_mail_links_to_the_reset_page_for_one_hour(backend: Backend) {
             user_id: Uuid::now_v7().to_string(),
             email: "Bob@Example.com".to_owned(),
             username: "bob".to_owned(),
-            token: "reset+token/1".to_owned(),
+            sealed_token: seal("reset+token/1"),
+            token_key_id: mail_token_keys().key_id.clone(),
             expire_time: Some(timestamp_from_millis(now_millis() + 3_600_000)),
         })
         .await;
@@ -370,6 +392,74 @@ async fn other_events_send_nothing_and_malformed_ones_are_dead_lettered(backend:
     assert!(service.sent_mail().await.is_empty());
 }
 
+async fn a_token_that_does_not_open_is_dead_lettered_without_mail_or_payload(backend: Backend) {
+    let mut service = TestNotifications::start(backend, |_| {}).await;
+    let other_keys = TestMailTokenKeys::generate("test_key");
+    let mut to_another_key = verification_event("ada@example.com", "ada", "token-1");
+    to_another_key.sealed_token = other_keys.seal("token-1");
+    let mut unknown_key = verification_event("ada@example.com", "ada", "token-2");
+    unknown_key.token_key_id = "retired".to_owned();
+    let mut tampered = verification_event("ada@example.com", "ada", "token-3");
+    if let Some(byte) = tampered.sealed_token.last_mut() {
+        *byte ^= 0x01;
+    }
+    let mut reset = PasswordResetRequested {
+        user_id: Uuid::now_v7().to_string(),
+        email: "ada@example.com".to_owned(),
+        username: "ada".to_owned(),
+        sealed_token: seal("token-4"),
+        token_key_id: mail_token_keys().key_id.clone(),
+        expire_time: None,
+    };
+    reset.sealed_token.truncate(reset.sealed_token.len() - 1);
+    for event in [&to_another_key, &unknown_key, &tampered] {
+        service.publish(event).await;
+    }
+    service.publish(&reset).await;
+
+    let outcomes = service.consume().await;
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| matches!(outcome, PollOutcome::DeadLettered { .. })),
+        "{outcomes:?}"
+    );
+    assert!(service.mail_files().is_empty());
+    assert!(service.sent_mail().await.is_empty());
+    let errors: Vec<String> = service
+        .dead_letters()
+        .await
+        .into_iter()
+        .map(|(_, attempts, error)| {
+            assert_eq!(attempts, 1, "not retried: {error}");
+            error
+        })
+        .collect();
+    assert!(
+        errors[0].contains("does not open with key \"test_key\""),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("sealed to key \"retired\", which this service does not hold"),
+        "{errors:?}"
+    );
+    assert!(errors[2].contains("does not open"), "{errors:?}");
+    assert!(
+        errors[3].starts_with("gigmesh.auth.v1.PasswordResetRequested event: "),
+        "{errors:?}"
+    );
+    // The events carry a secret: their dead letters keep no payload.
+    let payloads: Vec<Vec<u8>> = sqlx::query("SELECT payload FROM dead_letters ORDER BY id")
+        .fetch_all(service.deps.db().pool())
+        .await
+        .expect("read dead_letters")
+        .iter()
+        .map(|row| row.get("payload"))
+        .collect();
+    assert_eq!(payloads, vec![Vec::<u8>::new(); 4]);
+}
+
 async fn mail_goes_through_a_real_smtp_server(backend: Backend) {
     let smtp = TestSmtpServer::start().await;
     let mut service =
@@ -379,7 +469,8 @@ async fn mail_goes_through_a_real_smtp_server(backend: Backend) {
             user_id: Uuid::now_v7().to_string(),
             email: "dave@example.com".to_owned(),
             username: "dave".to_owned(),
-            token: "smtp-reset-token".to_owned(),
+            sealed_token: seal("smtp-reset-token"),
+            token_key_id: mail_token_keys().key_id.clone(),
             expire_time: None,
         })
         .await;
@@ -570,6 +661,7 @@ gigmesh_testing::on_sqlite_and_postgres!(
     user_data_is_html_escaped,
     a_redelivered_event_sends_no_second_mail,
     other_events_send_nothing_and_malformed_ones_are_dead_lettered,
+    a_token_that_does_not_open_is_dead_lettered_without_mail_or_payload,
     mail_goes_through_a_real_smtp_server,
     an_unreachable_smtp_server_is_retried_then_dead_lettered,
     a_permanently_refused_recipient_is_dead_lettered_without_retry,

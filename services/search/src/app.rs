@@ -38,10 +38,15 @@ impl Service for App {
         summary: "Gig search: keywords, filters, facets, suggestions.",
         grpc_services: &[SERVICE_NAME],
         produces: &[],
-        consumes: &[gigmesh_proto::gigs::TOPIC],
-        migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
+        consumes: &[gigmesh_proto::gigs::TOPIC, gigmesh_proto::auth::TOPIC],
+        migrations: &[
+            &MIGRATIONS,
+            &gigmesh_events::EVENTS_MIGRATIONS,
+            &gigmesh_runtime::REVOCATION_MIGRATIONS,
+        ],
         default_port: 50055,
         issues_tokens: false,
+        retention: &[],
     };
 
     /// Opens the index `index_kind` names (tantivy in `index_dir` or in memory, or the
@@ -106,7 +111,10 @@ impl Service for App {
     /// The gigs events consumer (search emits no events, so it has no relay) and the
     /// flusher that commits its index changes once they are due.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.gigs_events()), Box::new(self.index_flusher())]
+        let mut tasks: Vec<Box<dyn BackgroundTask>> =
+            vec![Box::new(self.gigs_events()), Box::new(self.index_flusher())];
+        tasks.extend(self.deps.revocation_tasks(Self::DESCRIPTION.name));
+        tasks
     }
 
     /// Dev mode keeps the index under the data directory unless one is configured.

@@ -30,9 +30,14 @@ impl Service for App {
         grpc_services: &[SERVICE_NAME],
         produces: &[gigmesh_proto::users::TOPIC],
         consumes: &[gigmesh_proto::auth::TOPIC],
-        migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
+        migrations: &[
+            &MIGRATIONS,
+            &gigmesh_events::EVENTS_MIGRATIONS,
+            &gigmesh_runtime::REVOCATION_MIGRATIONS,
+        ],
         default_port: 50052,
         issues_tokens: false,
+        retention: &[],
     };
 
     async fn assemble(deps: ServiceDeps, _config: Config) -> anyhow::Result<App> {
@@ -45,9 +50,12 @@ impl Service for App {
         gigmesh_grpc::with_caller(Routes::new(server), self.deps.verifier.clone())
     }
 
-    /// The outbox relay and the auth events consumer.
+    /// The outbox relay, the auth events consumer and the revoked-sessions loops.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.relay()), Box::new(self.auth_events())]
+        let mut tasks: Vec<Box<dyn BackgroundTask>> =
+            vec![Box::new(self.relay()), Box::new(self.auth_events())];
+        tasks.extend(self.deps.revocation_tasks(Self::DESCRIPTION.name));
+        tasks
     }
 }
 

@@ -27,6 +27,10 @@ pub enum TokenError {
     /// The token was issued by someone else.
     #[error("the access token was not issued by gigmesh")]
     WrongIssuer,
+    /// The token's session ended (log-out, password change or reset, suspension) before the
+    /// token expired.
+    #[error("the session of this access token has ended: log in again")]
+    Revoked,
 }
 
 impl From<TokenError> for Status {
@@ -64,6 +68,7 @@ mod tests {
             TokenError::UnknownKey,
             TokenError::WrongAudience,
             TokenError::WrongIssuer,
+            TokenError::Revoked,
         ] {
             let status = Status::from(error);
             assert_eq!(status.code(), tonic::Code::Unauthenticated);

@@ -6,7 +6,8 @@
 //! service; [`TokenVerifier`] verifies with auth's public keys (a JWKS), fetching them again
 //! from a [`JwksSource`] when a token names a key it does not know yet. [`Access`] is the
 //! per-method policy the gateway reads from the proto method options, and [`Role`] what an
-//! account may be. Every token failure is a [`TokenError`] that maps to `UNAUTHENTICATED`
+//! account may be. A verifier given [`RevokedSessions`] also refuses tokens of sessions that
+//! ended before their tokens expire. Every token failure is a [`TokenError`] that maps to `UNAUTHENTICATED`
 //! with a fixed message.
 
 mod access;
@@ -14,6 +15,7 @@ mod bearer;
 mod claims;
 mod error;
 mod keys;
+mod revoked;
 mod role;
 mod verifier;
 
@@ -22,5 +24,6 @@ pub use bearer::bearer_token;
 pub use claims::{ACCESS_TOKEN_LIFETIME, AUDIENCE, Claims, ISSUER};
 pub use error::TokenError;
 pub use keys::{SigningKey, TokenSigner};
+pub use revoked::RevokedSessions;
 pub use role::{Role, UnknownRole};
 pub use verifier::{GrpcJwksSource, JwksSource, TokenVerifier};

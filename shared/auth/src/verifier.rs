@@ -17,6 +17,7 @@ use tonic::transport::Channel;
 use crate::claims::{AUDIENCE, Claims, ISSUER};
 use crate::error::TokenError;
 use crate::keys::{JWK_ALGORITHM, JWK_CURVE, JWK_KEY_TYPE};
+use crate::revoked::RevokedSessions;
 
 /// Fewest seconds between two key fetches caused by tokens naming an unknown key, so that
 /// tokens with made-up key ids cannot turn into a flood of calls to auth.
@@ -82,6 +83,8 @@ impl JwksSource for GrpcJwksSource {
 #[derive(Clone)]
 pub struct TokenVerifier {
     shared: Arc<Shared>,
+    /// Sessions whose tokens are refused although they verify; none unless given.
+    revoked: Option<RevokedSessions>,
 }
 
 struct Shared {
@@ -123,6 +126,10 @@ impl std::fmt::Debug for TokenVerifier {
             .debug_struct("TokenVerifier")
             .field("kids", &kids)
             .field("remote", &self.shared.source.is_some())
+            .field(
+                "revoked_sessions",
+                &self.revoked.as_ref().map(RevokedSessions::len),
+            )
             .finish()
     }
 }
@@ -167,14 +174,39 @@ impl TokenVerifier {
                 min_refresh_interval,
                 last_unknown_key_fetch: tokio::sync::Mutex::new(None),
             }),
+            revoked: None,
         }
+    }
+
+    /// The same verifier (same keys, same remembered tokens) that also refuses tokens of the
+    /// sessions in `revoked`, with [`TokenError::Revoked`].
+    pub fn refusing(&self, revoked: RevokedSessions) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            revoked: Some(revoked),
+        }
+    }
+
+    /// The ended sessions this verifier refuses, when it was given any.
+    pub fn revoked_sessions(&self) -> Option<&RevokedSessions> {
+        self.revoked.as_ref()
     }
 
     /// Verifies `token` (signature, `exp`, `iss`, `aud`) and returns its claims.
     ///
     /// A token that verified before with the same keys is not checked again except for
-    /// `exp`; replacing the keys forgets every token verified with the old ones.
+    /// `exp`; replacing the keys forgets every token verified with the old ones. A token of a
+    /// [revoked session](Self::refusing) is refused whether remembered or not.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verify_signed(token).await?;
+        match &self.revoked {
+            Some(revoked) if revoked.contains(claims.session_id()) => Err(TokenError::Revoked),
+            _ => Ok(claims),
+        }
+    }
+
+    /// [`verify`](Self::verify) without the revoked sessions.
+    async fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         if let Some(claims) = self.remembered(token) {
             return Ok(claims);
         }
@@ -594,6 +626,25 @@ mod tests {
         verifier.refresh().await.expect("refresh");
         assert_eq!(verifier.remembered(&token), None);
         assert_eq!(verifier.verify(&token).await, Err(TokenError::UnknownKey));
+    }
+
+    #[tokio::test]
+    async fn tokens_of_revoked_sessions_are_refused_even_when_remembered() {
+        let key = SigningKey::generate();
+        let verifier = TokenVerifier::from_jwks(vec![key.public_jwk()]);
+        let revoked = RevokedSessions::new();
+        let refusing = verifier.refusing(revoked.clone());
+        let issued = claims();
+        let token = signer(&key).sign(&issued).expect("signs");
+        assert!(
+            refusing.verify(&token).await.is_ok(),
+            "verified and remembered"
+        );
+
+        revoked.insert_all([(issued.session_id(), i64::MAX)]);
+        assert_eq!(refusing.verify(&token).await, Err(TokenError::Revoked));
+        // The verifier it was made from shares the keys, not the refusals.
+        assert!(verifier.verify(&token).await.is_ok());
     }
 
     #[tokio::test]

@@ -21,7 +21,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use secret::{Secret, redact_url};
-pub use sections::{BusConfig, BusKind, DatabaseConfig, LogFormat, TelemetryConfig};
+pub use sections::{
+    BusConfig, BusKind, DatabaseConfig, KafkaBusConfig, LogFormat, TelemetryConfig,
+};
 
 /// Prefix of the environment variables that configure gigmesh.
 pub const ENV_PREFIX: &str = "GIGMESH__";

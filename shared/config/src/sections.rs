@@ -72,6 +72,8 @@ pub struct BusConfig {
     pub kafka_brokers: String,
     /// How often every consumer tries an event before it goes to the dead letters.
     pub event_max_attempts: u32,
+    /// Topic layout and consumer group membership on Kafka (kafka only).
+    pub kafka: KafkaBusConfig,
 }
 
 impl Default for BusConfig {
@@ -81,6 +83,82 @@ impl Default for BusConfig {
             embedded_path: PathBuf::from(".gigmesh/bus.db"),
             kafka_brokers: "127.0.0.1:9092".to_owned(),
             event_max_attempts: 5,
+            kafka: KafkaBusConfig::default(),
+        }
+    }
+}
+
+/// Kafka topics and consumer groups (`bus.kafka.*`).
+///
+/// The defaults suit a single development broker; a production cluster wants more replicas
+/// (the Helm chart sets 3 partitions and a replication factor of 3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaBusConfig {
+    /// Whether a process creates the topics it uses when they are missing. When `false` the
+    /// topics must exist already (made by whoever runs the cluster), and a missing one stops
+    /// the process at start with its name.
+    pub create_topics: bool,
+    /// Partitions of created topics: the most consumer replicas that share a group's work.
+    pub topic_partitions: u32,
+    /// Copies of each partition of created topics; at most the number of brokers.
+    pub topic_replication_factor: u32,
+    /// How long a consumer group waits for a silent member before it moves the member's
+    /// partitions to the others (`session.timeout.ms`). A replica that crashes and does not
+    /// come back holds its partitions this long.
+    pub session_timeout_seconds: u32,
+    /// Whether consumers join their groups as static members (KIP-345): a replica that
+    /// crashed and restarts under the same instance id takes its partitions back at once,
+    /// instead of waiting out the session of its previous run; a replica that stops for good
+    /// holds them until its session times out. Off by default: tansu, the development
+    /// broker, keeps rebalancing a group with static members.
+    pub static_membership: bool,
+    /// This replica's identity with static membership (`group.instance.id` is
+    /// `<consumer group>.<instance id>`). Empty means the `HOSTNAME` variable, which
+    /// Kubernetes sets to the pod name, the same across restarts of its container. Two
+    /// replicas running at the same time must not share it.
+    pub instance_id: String,
+}
+
+impl Default for KafkaBusConfig {
+    fn default() -> Self {
+        Self {
+            create_topics: true,
+            topic_partitions: 3,
+            topic_replication_factor: 1,
+            session_timeout_seconds: 10,
+            static_membership: false,
+            instance_id: String::new(),
+        }
+    }
+}
+
+impl Validate for KafkaBusConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        if !(1..=10_000).contains(&self.topic_partitions) {
+            problems.add(path, "topic_partitions", "must be between 1 and 10000");
+        }
+        if !(1..=32).contains(&self.topic_replication_factor) {
+            problems.add(path, "topic_replication_factor", "must be between 1 and 32");
+        }
+        if !(1..=1800).contains(&self.session_timeout_seconds) {
+            problems.add(
+                path,
+                "session_timeout_seconds",
+                "must be between 1 and 1800",
+            );
+        }
+        if self.instance_id.len() > 200
+            || !self
+                .instance_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            problems.add(
+                path,
+                "instance_id",
+                "must be at most 200 of the characters a-z, A-Z, 0-9, '.', '_' and '-'",
+            );
         }
     }
 }
@@ -99,6 +177,7 @@ impl Validate for BusConfig {
         if self.event_max_attempts == 0 {
             problems.add(path, "event_max_attempts", "must be at least 1");
         }
+        self.kafka.validate(&crate::join(path, "kafka"), problems);
     }
 }
 
@@ -183,6 +262,72 @@ mod tests {
             printed_config.contains("sqlite:///var/lib/gigmesh/users.db"),
             "{printed_config}"
         );
+    }
+
+    #[test]
+    fn kafka_topic_layout_and_membership_are_checked() {
+        let defaults = KafkaBusConfig::default();
+        assert!(defaults.create_topics);
+        assert_eq!(
+            (defaults.topic_partitions, defaults.topic_replication_factor),
+            (3, 1)
+        );
+        assert_eq!(defaults.session_timeout_seconds, 10);
+        assert!(!defaults.static_membership);
+        let mut problems = Problems::default();
+        BusConfig::default().validate("bus", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let mut problems = Problems::default();
+        BusConfig {
+            kafka: KafkaBusConfig {
+                topic_partitions: 0,
+                topic_replication_factor: 0,
+                session_timeout_seconds: 0,
+                instance_id: "users 1".to_owned(),
+                ..KafkaBusConfig::default()
+            },
+            ..BusConfig::default()
+        }
+        .validate("bus", &mut problems);
+        let message = problems.finish().expect_err("invalid").to_string();
+        for key in [
+            "bus.kafka.topic_partitions",
+            "bus.kafka.topic_replication_factor",
+            "bus.kafka.session_timeout_seconds",
+            "bus.kafka.instance_id (GIGMESH__BUS__KAFKA__INSTANCE_ID)",
+        ] {
+            assert!(message.contains(key), "{key} missing in {message}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn kafka_settings_come_from_nested_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GIGMESH__BUS__KAFKA_BROKERS", "kafka:9092");
+            jail.set_env("GIGMESH__BUS__KAFKA__TOPIC_PARTITIONS", "6");
+            jail.set_env("GIGMESH__BUS__KAFKA__TOPIC_REPLICATION_FACTOR", "3");
+            jail.set_env("GIGMESH__BUS__KAFKA__CREATE_TOPICS", "false");
+            jail.set_env("GIGMESH__BUS__KAFKA__INSTANCE_ID", "users-7d9f-x2");
+            #[derive(Default, Serialize, Deserialize)]
+            struct Root {
+                bus: BusConfig,
+            }
+            impl Validate for Root {
+                fn validate(&self, path: &str, problems: &mut Problems) {
+                    self.bus.validate(&crate::join(path, "bus"), problems);
+                }
+            }
+            let config = crate::load::<Root>(None).expect("loads").bus;
+            assert_eq!(config.kafka_brokers, "kafka:9092");
+            assert_eq!(config.kafka.topic_partitions, 6);
+            assert_eq!(config.kafka.topic_replication_factor, 3);
+            assert!(!config.kafka.create_topics);
+            assert_eq!(config.kafka.instance_id, "users-7d9f-x2");
+            assert_eq!(config.kafka.session_timeout_seconds, 10);
+            Ok(())
+        });
     }
 
     #[test]

@@ -26,6 +26,20 @@ pub trait EventBus: Send + Sync + 'static {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// How far consumer group `group` is behind on each of `topics`: the records between
+    /// its committed position and the end of the log (all of them when it never committed).
+    /// Any process may ask, member of the group or not.
+    async fn consumer_lag(&self, group: &str, topics: &[&str]) -> Result<Vec<TopicLag>, BusError>;
+}
+
+/// A consumer group's backlog on one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicLag {
+    /// The topic.
+    pub topic: String,
+    /// Records not yet committed by the group, over all partitions.
+    pub lag: u64,
 }
 
 /// One member's view of a consumer group's position.
@@ -90,6 +104,13 @@ pub enum BusError {
     /// The topic was never created (see [`EventBus::ensure_topics`]).
     #[error("unknown topic {0}")]
     UnknownTopic(String),
+    /// A topic the process needs does not exist, and the bus is configured not to create
+    /// topics (`bus.kafka.create_topics = false`).
+    #[error(
+        "topic {0} does not exist; create it, or set bus.kafka.create_topics = true to let \
+         gigmesh create its topics"
+    )]
+    MissingTopic(String),
     /// The bus was closed.
     #[error("the event bus is closed")]
     Closed,

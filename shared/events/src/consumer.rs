@@ -1,4 +1,5 @@
-//! Idempotent consumers: apply each event once, retry failures, dead-letter poison events.
+//! Idempotent consumers: apply each event once, retry failures, dead-letter poison events
+//! (without their payload when the record is marked as carrying a secret).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tracing::Instrument as _;
 
 use crate::bus::{BusError, IncomingRecord, SharedBus, Subscription};
 use crate::metrics;
-use crate::relay::backoff;
+use crate::relay::{backoff, is_marked_secret};
 use crate::task::BackgroundTask;
 
 /// Attempts before an event is dead-lettered, unless set with
@@ -342,7 +343,10 @@ impl Consumer {
     }
 
     /// Stores the record in `dead_letters` (and the inbox, so a redelivery is skipped) and
-    /// commits its offset, so the events behind it proceed.
+    /// commits its offset, so the events behind it proceed. The payload of a record marked
+    /// as carrying a secret ([`CARRIES_SECRET_HEADER`](crate::CARRIES_SECRET_HEADER)) is
+    /// not stored: dead letters are kept until someone deletes them, and the producer has
+    /// already deleted its own copy.
     async fn dead_letter(
         &mut self,
         pending: &Pending,
@@ -356,6 +360,8 @@ impl Consumer {
             .map(|envelope| envelope.event_type.clone())
             .unwrap_or_default();
         let record = &pending.record;
+        let carries_secret = is_marked_secret(&record.headers);
+        let stored_payload: &[u8] = if carries_secret { &[] } else { &record.payload };
         let mut tx = self.db.begin().await?;
         if !event_id.is_empty() {
             sqlx::query(
@@ -380,7 +386,7 @@ impl Consumer {
         .bind(&record.key)
         .bind(i64::from(record.partition))
         .bind(record.offset)
-        .bind(&record.payload)
+        .bind(stored_payload)
         .bind(error)
         .bind(i64::from(pending.attempts))
         .bind(now_millis())
@@ -398,6 +404,7 @@ impl Consumer {
             topic = %record.topic,
             offset = record.offset,
             attempts = pending.attempts,
+            payload_kept = !carries_secret,
             error,
             "event dead-lettered"
         );

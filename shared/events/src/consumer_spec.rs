@@ -8,18 +8,22 @@ use async_trait::async_trait;
 use gigmesh_db::Db;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{BusError, SharedBus};
+use crate::bus::{BusError, SharedBus, TopicLag};
 use crate::consumer::{Consumer, EventHandler};
+use crate::metrics;
 use crate::task::BackgroundTask;
 
 /// First pause before subscribing again after a failure.
 const SUBSCRIBE_RETRY_BASE: Duration = Duration::from_millis(200);
 /// Longest pause between subscription attempts.
 const SUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(10);
+/// How often a running consumer measures its group's lag: about one Prometheus scrape.
+const LAG_REPORT_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Everything a [`Consumer`] is made of. [`ConsumerSpec::subscribe`] makes one now (tests
 /// step it with `poll_once`); as a [`BackgroundTask`] it subscribes when it starts,
-/// retrying with backoff while the broker cannot be reached, then runs until shutdown.
+/// retrying with backoff while the broker cannot be reached, then runs until shutdown,
+/// measuring its group's lag ([`ConsumerSpec::report_lag`]) every 15 seconds meanwhile.
 #[derive(Clone)]
 pub struct ConsumerSpec {
     name: String,
@@ -82,6 +86,40 @@ impl ConsumerSpec {
             None => consumer,
         })
     }
+
+    /// Measures how far the group is behind on each topic and sets the
+    /// `gigmesh_events_consumer_lag` gauge. The lag is the group's, not this replica's:
+    /// every replica reports the same value, and a lag that stays above zero while the
+    /// consumer runs means the group is stuck (a poison event being retried, a partition
+    /// nobody was given).
+    pub async fn report_lag(&self) -> Result<Vec<TopicLag>, BusError> {
+        metrics::describe();
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        let lags = self.bus.consumer_lag(&self.name, &topics).await?;
+        for lag in &lags {
+            ::metrics::gauge!(
+                metrics::CONSUMER_LAG,
+                "consumer" => self.name.clone(),
+                "topic" => lag.topic.clone()
+            )
+            .set(lag.lag as f64);
+        }
+        Ok(lags)
+    }
+
+    /// Reports the lag every [`LAG_REPORT_INTERVAL`] until `shutdown`.
+    async fn report_lag_until(&self, shutdown: CancellationToken) {
+        loop {
+            if let Err(error) = self.report_lag().await {
+                tracing::debug!(consumer = %self.name, error = %error, "cannot measure the consumer lag");
+            }
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(LAG_REPORT_INTERVAL) => {}
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -94,7 +132,13 @@ impl BackgroundTask for ConsumerSpec {
         let mut pause = SUBSCRIBE_RETRY_BASE;
         loop {
             match self.subscribe().await {
-                Ok(consumer) => return consumer.run(shutdown).await,
+                Ok(consumer) => {
+                    tokio::join!(
+                        consumer.run(shutdown.clone()),
+                        self.report_lag_until(shutdown.clone())
+                    );
+                    return;
+                }
                 Err(error) => tracing::warn!(
                     consumer = %self.name,
                     error = %error,

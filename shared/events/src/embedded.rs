@@ -20,7 +20,7 @@ use sqlx::any::AnyRow;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::bus::{BusError, EventBus, IncomingRecord, OutgoingRecord, Subscription};
+use crate::bus::{BusError, EventBus, IncomingRecord, OutgoingRecord, Subscription, TopicLag};
 
 /// How often a waiting subscriber looks for records appended by another process.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -161,6 +161,31 @@ impl EventBus for EmbeddedBus {
             positions,
             buffered: VecDeque::new(),
         }))
+    }
+
+    async fn consumer_lag(&self, group: &str, topics: &[&str]) -> Result<Vec<TopicLag>, BusError> {
+        let mut lags = Vec::with_capacity(topics.len());
+        for topic in topics {
+            // Record ids are shared by all topics, so the topic's records past the group's
+            // position are counted rather than subtracted.
+            let lag: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM log_records WHERE topic = $1 AND id >= COALESCE( \
+                     (SELECT next_offset FROM log_group_offsets \
+                      WHERE group_name = $2 AND topic = $1), 0)",
+            )
+            .bind(*topic)
+            .bind(group)
+            .fetch_one(self.db.pool())
+            .await
+            .map_err(gigmesh_db::DbError::from)?
+            .try_get(0)
+            .map_err(|error| BusError::Log(error.into()))?;
+            lags.push(TopicLag {
+                topic: (*topic).to_owned(),
+                lag: u64::try_from(lag).unwrap_or(0),
+            });
+        }
+        Ok(lags)
     }
 }
 

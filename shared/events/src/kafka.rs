@@ -4,27 +4,40 @@
 //! per connection, so librdkafka's retries cannot reorder a key's records; gigmesh needs
 //! neither idempotent producers nor transactions, because consumers deduplicate by event id.
 //! Consuming commits offsets explicitly and synchronously after the effect is committed.
+//!
+//! A consumer with an instance id is a static group member (KIP-345): when a replica that
+//! crashed (and so never left its group) comes back under the same id, the broker hands it
+//! its partitions at once. A dynamic member in its place waits until the group gives up on
+//! the dead one (the session timeout). tansu 0.6 supports neither well: it rebalances a
+//! group of static members over and over, and after a crash it can leave every partition
+//! unowned (see `KafkaSubscription`).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::bus::{BusError, EventBus, IncomingRecord, OutgoingRecord, Subscription};
+use crate::bus::{BusError, EventBus, IncomingRecord, OutgoingRecord, Subscription, TopicLag};
 
 /// Settings of the Kafka adapter.
 #[derive(Debug, Clone)]
 pub struct KafkaOptions {
     /// Bootstrap servers, `host:port[,host:port...]`.
     pub brokers: String,
+    /// Whether [`EventBus::ensure_topics`] creates missing topics; when `false` it only
+    /// checks that they exist and names the first missing one.
+    pub create_topics: bool,
     /// Partitions of topics created by [`EventBus::ensure_topics`].
     pub partitions: i32,
     /// Replication factor of created topics.
@@ -37,6 +50,9 @@ pub struct KafkaOptions {
     pub session_timeout: Duration,
     /// Client id reported to the broker, for its logs and quotas.
     pub client_id: String,
+    /// This replica's stable identity in its consumer groups; `None` joins as a dynamic
+    /// member. See [`group_instance_id`].
+    pub instance_id: Option<String>,
 }
 
 impl KafkaOptions {
@@ -44,13 +60,43 @@ impl KafkaOptions {
     pub fn new(brokers: impl Into<String>) -> Self {
         Self {
             brokers: brokers.into(),
+            create_topics: true,
             partitions: 3,
             replication_factor: 1,
             delivery_timeout: Duration::from_secs(30),
             session_timeout: Duration::from_secs(10),
             client_id: "gigmesh".to_owned(),
+            instance_id: None,
         }
     }
+
+    /// The instance id a process gets when none is configured: the `HOSTNAME` variable,
+    /// which Kubernetes sets to the pod name, the same across restarts of its container.
+    /// `None` where it is unset or empty (a plain shell does not export it).
+    pub fn instance_id_from_environment() -> Option<String> {
+        std::env::var("HOSTNAME")
+            .ok()
+            .map(|hostname| hostname.trim().to_owned())
+            .filter(|hostname| !hostname.is_empty())
+    }
+}
+
+/// The `group.instance.id` of replica `instance_id` in consumer group `group`:
+/// `<group>.<instance id>`, with characters Kafka does not allow in it replaced by `_`.
+/// Kafka fences the older of two live members that share one, so it names the replica and
+/// the group together.
+pub fn group_instance_id(group: &str, instance_id: &str) -> String {
+    format!("{group}.{instance_id}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(249)
+        .collect()
 }
 
 /// The Kafka adapter: one producer and one admin client per process, one consumer per
@@ -58,7 +104,10 @@ impl KafkaOptions {
 pub struct KafkaBus {
     options: KafkaOptions,
     producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    /// Per consumer group, a client that reads the group's committed offsets (it never joins
+    /// the group), for [`EventBus::consumer_lag`].
+    offset_readers: Mutex<HashMap<String, Arc<BaseConsumer>>>,
 }
 
 impl std::fmt::Debug for KafkaBus {
@@ -100,9 +149,94 @@ impl KafkaBus {
         Ok(KafkaBus {
             options,
             producer,
-            admin,
+            admin: Arc::new(admin),
+            offset_readers: Mutex::new(HashMap::new()),
         })
     }
+
+    /// Fails with the first of `topics` the cluster does not have.
+    async fn check_topics_exist(&self, topics: &[&str]) -> Result<(), BusError> {
+        let admin = Arc::clone(&self.admin);
+        let timeout = self.options.delivery_timeout;
+        // All topics rather than the wanted ones: asking for a missing topic by name can
+        // make a broker with auto-creation enabled create it.
+        let metadata =
+            tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+                .await
+                .map_err(|_join_error| BusError::Closed)??;
+        let existing: Vec<&str> = metadata
+            .topics()
+            .iter()
+            .filter(|topic| topic.error().is_none())
+            .map(|topic| topic.name())
+            .collect();
+        match topics.iter().find(|topic| !existing.contains(topic)) {
+            Some(missing) => Err(BusError::MissingTopic((*missing).to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// The client that reads `group`'s committed offsets, made on first use.
+    fn offset_reader(&self, group: &str) -> Result<Arc<BaseConsumer>, BusError> {
+        let mut readers = self
+            .offset_readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(reader) = readers.get(group) {
+            return Ok(Arc::clone(reader));
+        }
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.options.brokers)
+            .set("client.id", &self.options.client_id)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("allow.auto.create.topics", "false")
+            .create()?;
+        let reader = Arc::new(reader);
+        readers.insert(group.to_owned(), Arc::clone(&reader));
+        Ok(reader)
+    }
+}
+
+/// Records of `topic` after `group`'s committed offsets, summed over its partitions; a
+/// partition the group never committed counts from its earliest record, where the group
+/// starts reading (`auto.offset.reset=earliest`). Blocks on the broker.
+fn topic_lag(reader: &BaseConsumer, topic: &str, timeout: Duration) -> Result<u64, BusError> {
+    Ok(positions(reader, topic, timeout)?
+        .iter()
+        .map(|(position, high)| u64::try_from(high - position).unwrap_or(0))
+        .sum())
+}
+
+/// `(committed position, end of log)` of each partition of `topic` for the group of
+/// `reader`. Blocks on the broker.
+fn positions<C: ConsumerContext, K: Consumer<C>>(
+    reader: &K,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<(i64, i64)>, BusError> {
+    let metadata = reader.fetch_metadata(Some(topic), timeout)?;
+    let Some(topic_metadata) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Err(BusError::MissingTopic(topic.to_owned()));
+    };
+    if topic_metadata.error().is_some() {
+        return Err(BusError::MissingTopic(topic.to_owned()));
+    }
+    let mut partitions = TopicPartitionList::new();
+    for partition in topic_metadata.partitions() {
+        partitions.add_partition(topic, partition.id());
+    }
+    let committed = reader.committed_offsets(partitions, timeout)?;
+    let mut positions = Vec::new();
+    for element in committed.elements() {
+        let (low, high) = reader.fetch_watermarks(topic, element.partition(), timeout)?;
+        let position = match element.offset() {
+            Offset::Offset(offset) => offset.clamp(low, high),
+            _ => low,
+        };
+        positions.push((position, high));
+    }
+    Ok(positions)
 }
 
 #[async_trait]
@@ -110,6 +244,9 @@ impl EventBus for KafkaBus {
     async fn ensure_topics(&self, topics: &[&str]) -> Result<(), BusError> {
         if topics.is_empty() {
             return Ok(());
+        }
+        if !self.options.create_topics {
+            return self.check_topics_exist(topics).await;
         }
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
@@ -166,7 +303,8 @@ impl EventBus for KafkaBus {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn Subscription>, BusError> {
-        let consumer: StreamConsumer = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", &self.options.brokers)
             .set("client.id", &self.options.client_id)
             .set("group.id", group)
@@ -180,33 +318,197 @@ impl EventBus for KafkaBus {
             )
             // Topics are created explicitly; notice a just-created one quickly.
             .set("allow.auto.create.topics", "false")
-            .set("topic.metadata.refresh.interval.ms", "10000")
-            .create()?;
-        consumer.subscribe(topics)?;
+            .set("topic.metadata.refresh.interval.ms", "10000");
+        if let Some(instance_id) = &self.options.instance_id {
+            config.set("group.instance.id", group_instance_id(group, instance_id));
+        }
+        let topics: Vec<String> = topics.iter().map(|topic| (*topic).to_owned()).collect();
+        let consumer = join_group(&config, &topics)?;
         Ok(Box::new(KafkaSubscription {
-            consumer: Some(Arc::new(consumer)),
+            consumer: Some(consumer),
+            config,
+            topics,
             commit_timeout: self.options.delivery_timeout,
+            orphan_grace: (self.options.session_timeout / 2).max(MIN_ORPHAN_GRACE),
+            orphan_check: None,
         }))
+    }
+
+    async fn consumer_lag(&self, group: &str, topics: &[&str]) -> Result<Vec<TopicLag>, BusError> {
+        let reader = self.offset_reader(group)?;
+        let topics: Vec<String> = topics.iter().map(|topic| (*topic).to_owned()).collect();
+        let timeout = self.options.delivery_timeout;
+        tokio::task::spawn_blocking(move || {
+            topics
+                .into_iter()
+                .map(|topic| {
+                    let lag = topic_lag(&reader, &topic, timeout)?;
+                    Ok(TopicLag { topic, lag })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|_join_error| BusError::Closed)?
     }
 }
 
+/// Shortest wait before a member that was given no partitions checks whether the group's
+/// records are being consumed at all.
+const MIN_ORPHAN_GRACE: Duration = Duration::from_secs(3);
+
+/// A member's client, with its view of the last rebalance.
+type MemberConsumer = StreamConsumer<MembershipContext>;
+
+/// Creates a consumer with `config` and subscribes it to `topics`.
+fn join_group(config: &ClientConfig, topics: &[String]) -> Result<Arc<MemberConsumer>, BusError> {
+    let consumer: MemberConsumer = config.create_with_context(MembershipContext::default())?;
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    Ok(Arc::new(consumer))
+}
+
+/// Remembers since when the member holds an empty assignment that a finished rebalance gave
+/// it (not the wait for its first assignment, nor a rebalance under way).
+#[derive(Default)]
+struct MembershipContext {
+    empty_since: Mutex<Option<Instant>>,
+}
+
+impl MembershipContext {
+    fn empty_since(&self) -> Option<Instant> {
+        *self
+            .empty_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ClientContext for MembershipContext {}
+
+impl ConsumerContext for MembershipContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let empty_since = match rebalance {
+            Rebalance::Assign(assignment) if assignment.count() == 0 => Some(Instant::now()),
+            _ => None,
+        };
+        *self
+            .empty_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = empty_since;
+    }
+}
+
+/// What a member without partitions saw of its group's positions, to compare later.
+struct OrphanCheck {
+    /// The empty assignment this check is about.
+    empty_since: Instant,
+    taken_at: Instant,
+    /// Committed position and end of log of every partition.
+    positions: Vec<(i64, i64)>,
+}
+
 /// A consumer group member.
+///
+/// Some brokers (tansu) can finish a rebalance after a member crashed with an assignment
+/// made by the dead member, which gives the live ones nothing: the group then sits with
+/// all partitions unowned until something else makes it rebalance. A member that was
+/// given no partitions therefore watches the group: when records wait and no committed
+/// offset moves for a while, nobody consumes them, and it joins the group again.
 struct KafkaSubscription {
     /// Always `Some` until dropped.
-    consumer: Option<Arc<StreamConsumer>>,
+    consumer: Option<Arc<MemberConsumer>>,
+    /// How the consumer was made, to make it again when rejoining.
+    config: ClientConfig,
+    topics: Vec<String>,
     /// Longest wait for an offset commit.
     commit_timeout: Duration,
+    /// How long committed offsets must stand still, while records wait and this member has
+    /// no partitions, before it rejoins.
+    orphan_grace: Duration,
+    orphan_check: Option<OrphanCheck>,
 }
 
 impl KafkaSubscription {
-    fn consumer(&self) -> Result<&Arc<StreamConsumer>, BusError> {
+    fn consumer(&self) -> Result<&Arc<MemberConsumer>, BusError> {
         self.consumer.as_ref().ok_or(BusError::Closed)
+    }
+
+    /// Rejoins the group when this member holds no partitions and nobody consumes the
+    /// waiting records (see the type's documentation).
+    async fn watch_orphaned_partitions(&mut self) -> Result<(), BusError> {
+        let Some(empty_since) = self.consumer()?.context().empty_since() else {
+            self.orphan_check = None;
+            return Ok(());
+        };
+        let due = match &self.orphan_check {
+            Some(check) if check.empty_since == empty_since => {
+                check.taken_at.elapsed() >= self.orphan_grace
+            }
+            _ => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        let consumer = Arc::clone(self.consumer()?);
+        let topics = self.topics.clone();
+        let timeout = self.commit_timeout;
+        let positions = tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            for topic in &topics {
+                all.extend(positions(consumer.as_ref(), topic, timeout)?);
+            }
+            Ok::<_, BusError>(all)
+        })
+        .await
+        .map_err(|_join_error| BusError::Closed)??;
+        let waiting = positions.iter().any(|(position, high)| position < high);
+        let stalled = self
+            .orphan_check
+            .as_ref()
+            .is_some_and(|check| check.empty_since == empty_since && check.positions == positions);
+        if waiting && stalled {
+            tracing::warn!(
+                topics = ?self.topics,
+                "this consumer holds no partitions while records wait and no offset moves; \
+                 joining the group again"
+            );
+            close_in_background(self.consumer.take());
+            self.consumer = Some(join_group(&self.config, &self.topics)?);
+            self.orphan_check = None;
+        } else {
+            self.orphan_check = Some(OrphanCheck {
+                empty_since,
+                taken_at: Instant::now(),
+                positions,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Closes a consumer on a detached thread. Closing waits for the broker, possibly for long
+/// when it is down: this neither blocks an async worker nor keeps the process from exiting.
+/// A dynamic member leaves its group, so its partitions move to other members at once; a
+/// static one (`group.instance.id`) stays until its session times out, so that a restart
+/// under the same id finds them waiting.
+fn close_in_background(consumer: Option<Arc<MemberConsumer>>) {
+    let Some(consumer) = consumer else {
+        return;
+    };
+    let closing = std::thread::Builder::new()
+        .name("kafka-consumer-close".to_owned())
+        .spawn(move || drop(consumer));
+    if let Err(error) = closing {
+        tracing::warn!(%error, "cannot close the Kafka consumer in the background");
     }
 }
 
 #[async_trait]
 impl Subscription for KafkaSubscription {
     async fn next(&mut self, wait: Duration) -> Result<Option<IncomingRecord>, BusError> {
+        if let Err(error) = self.watch_orphaned_partitions().await {
+            tracing::debug!(%error, "cannot check whether the group's partitions are consumed");
+        }
         let consumer = self.consumer()?;
         let message = match tokio::time::timeout(wait, consumer.recv()).await {
             Err(_elapsed) => return Ok(None),
@@ -262,17 +564,6 @@ impl Subscription for KafkaSubscription {
 
 impl Drop for KafkaSubscription {
     fn drop(&mut self) {
-        // Leaving the group (so its partitions move to other members at once) waits for the
-        // broker, possibly for long when it is down: do it on a detached thread, which
-        // neither blocks an async worker nor keeps the process from exiting.
-        let Some(consumer) = self.consumer.take() else {
-            return;
-        };
-        let closing = std::thread::Builder::new()
-            .name("kafka-consumer-close".to_owned())
-            .spawn(move || drop(consumer));
-        if let Err(error) = closing {
-            tracing::warn!(%error, "cannot close the Kafka consumer in the background");
-        }
+        close_in_background(self.consumer.take());
     }
 }

@@ -10,6 +10,8 @@ pub(crate) const EVENTS_PUBLISHED: &str = "gigmesh_events_published_total";
 pub(crate) const EVENTS_CONSUMED: &str = "gigmesh_events_consumed_total";
 /// Events a consumer gave up on, per consumer (counter).
 pub(crate) const DEAD_LETTERS: &str = "gigmesh_events_dead_letters_total";
+/// Records a consumer group has not committed yet, per consumer group and topic (gauge).
+pub(crate) const CONSUMER_LAG: &str = "gigmesh_events_consumer_lag";
 
 /// Registers help texts with whatever recorder is installed; later calls do nothing.
 pub(crate) fn describe() {
@@ -30,6 +32,10 @@ pub(crate) fn describe() {
         metrics::describe_counter!(
             DEAD_LETTERS,
             "Events a consumer gave up on after its retries and stored as dead letters."
+        );
+        metrics::describe_gauge!(
+            CONSUMER_LAG,
+            "Records between a consumer group's committed position and the end of a topic."
         );
     });
 }

@@ -12,7 +12,9 @@ use prost::Message as _;
 ///
 /// The envelope gets a new UUIDv7 event id, the event's type name, the current time, the
 /// producing domain (from the topic: `gigmesh.auth.v1` -> `auth`) and the current W3C trace
-/// context, so the consumer's work joins the trace of the request that caused it.
+/// context, so the consumer's work joins the trace of the request that caused it. The row
+/// remembers whether the event [carries a secret](EventMessage::CARRIES_SECRET), so the
+/// relay deletes it once published and marks its record for consumers.
 pub async fn enqueue<E: EventMessage>(
     tx: &mut Tx,
     aggregate_id: &str,
@@ -23,8 +25,9 @@ pub async fn enqueue<E: EventMessage>(
     let now = now_millis();
     let envelope = envelope_for(event_id, now, topic, aggregate_id, event);
     sqlx::query(
-        "INSERT INTO outbox (event_id, topic, record_key, event_type, envelope, create_time) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO outbox \
+             (event_id, topic, record_key, event_type, envelope, create_time, carries_secret) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&envelope.event_id)
     .bind(topic)
@@ -32,6 +35,7 @@ pub async fn enqueue<E: EventMessage>(
     .bind(&envelope.event_type)
     .bind(envelope.encode_to_vec())
     .bind(now)
+    .bind(E::CARRIES_SECRET)
     .execute(&mut **tx)
     .await?;
     tracing::debug!(

@@ -1,5 +1,5 @@
 //! The outbox relay: publishes committed outbox rows to the bus, in order, and marks them
-//! sent.
+//! sent; rows of events that carry a secret are deleted instead.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -71,12 +71,18 @@ impl std::fmt::Debug for Relay {
     }
 }
 
+/// The record header that marks an event carrying a secret (value `true`), set from the
+/// outbox row: a consumer that dead-letters such an event keeps no copy of its payload.
+pub const CARRIES_SECRET_HEADER: &str = "carries_secret";
+
 /// One claimed outbox row.
 struct OutboxRow {
     id: i64,
     topic: String,
     record_key: String,
     envelope: Vec<u8>,
+    /// The event carries a secret: the row is deleted once published.
+    carries_secret: bool,
     /// Unsent rows of the same topic and key with a smaller id, when the row was claimed.
     unsent_before: i64,
 }
@@ -148,29 +154,29 @@ impl Relay {
             "FOR UPDATE OF outbox_row SKIP LOCKED",
         )
         .await?;
-        let (sent_ids, failure) = self.publish_in_order(rows).await;
-        mark_sent(&mut tx, &sent_ids).await?;
+        let (sent_rows, failure) = self.publish_in_order(rows).await;
+        mark_sent(&mut tx, &sent_rows).await?;
         tx.commit().await.map_err(DbError::from)?;
-        finish(sent_ids.len(), failure)
+        finish(sent_rows.len(), failure)
     }
 
     /// SQLite has no row locks: read without holding the write lock (publishing may take
     /// long and would stall every writer of the service), then mark in a short transaction.
     async fn run_once_sqlite(&self) -> Result<usize, RelayError> {
         let rows = fetch_unsent(self.db.pool(), self.batch_size, "").await?;
-        let (sent_ids, failure) = self.publish_in_order(rows).await;
-        if !sent_ids.is_empty() {
+        let (sent_rows, failure) = self.publish_in_order(rows).await;
+        if !sent_rows.is_empty() {
             let mut tx = self.db.begin().await?;
-            mark_sent(&mut tx, &sent_ids).await?;
+            mark_sent(&mut tx, &sent_rows).await?;
             tx.commit().await.map_err(DbError::from)?;
         }
-        finish(sent_ids.len(), failure)
+        finish(sent_rows.len(), failure)
     }
 
-    /// Publishes rows in id order; returns the ids published and the failure that stopped
+    /// Publishes rows in id order; returns the rows published and the failure that stopped
     /// the run, if any.
-    async fn publish_in_order(&self, rows: Vec<OutboxRow>) -> (Vec<i64>, Option<BusError>) {
-        let mut sent_ids = Vec::with_capacity(rows.len());
+    async fn publish_in_order(&self, rows: Vec<OutboxRow>) -> (Vec<SentRow>, Option<BusError>) {
+        let mut sent_rows = Vec::with_capacity(rows.len());
         // Rows of each (topic, key) published in this run.
         let mut sent_per_key: HashMap<(String, String), i64> = HashMap::new();
         for row in rows {
@@ -189,14 +195,17 @@ impl Relay {
                     error = %error,
                     "publishing outbox row failed; it stays for the next run"
                 );
-                return (sent_ids, Some(error));
+                return (sent_rows, Some(error));
             }
             ::metrics::counter!(metrics::EVENTS_PUBLISHED, "topic" => row.topic.clone())
                 .increment(1);
             sent_per_key.insert(key, sent_for_key + 1);
-            sent_ids.push(row.id);
+            sent_rows.push(SentRow {
+                id: row.id,
+                carries_secret: row.carries_secret,
+            });
         }
-        (sent_ids, None)
+        (sent_rows, None)
     }
 
     async fn publish_row(&self, row: &OutboxRow) -> Result<(), BusError> {
@@ -206,7 +215,7 @@ impl Relay {
                 topic: row.topic.clone(),
                 key: row.record_key.clone(),
                 payload: row.envelope.clone(),
-                headers: record_headers(&row.envelope),
+                headers: record_headers(&row.envelope, row.carries_secret),
             })
             .await
     }
@@ -307,6 +316,7 @@ where
 {
     let sql = format!(
         "SELECT outbox_row.id, outbox_row.topic, outbox_row.record_key, outbox_row.envelope, \
+             outbox_row.carries_secret, \
              (SELECT COUNT(*) FROM outbox earlier \
               WHERE earlier.send_time IS NULL \
                 AND earlier.topic = outbox_row.topic \
@@ -328,6 +338,7 @@ where
                 topic: row.try_get("topic")?,
                 record_key: row.try_get("record_key")?,
                 envelope: row.try_get("envelope")?,
+                carries_secret: gigmesh_db::get_bool(&row, "carries_secret")?,
                 unsent_before: row.try_get("unsent_before")?,
             })
         })
@@ -335,14 +346,29 @@ where
         .map_err(DbError::from)
 }
 
-async fn mark_sent(tx: &mut gigmesh_db::Tx, ids: &[i64]) -> Result<(), DbError> {
+/// A published outbox row, to mark sent.
+struct SentRow {
+    id: i64,
+    carries_secret: bool,
+}
+
+/// Marks published rows sent, and deletes those of events that carry a secret: a sent row is
+/// kept for inspection for the retention, which a secret must not be (the bus has it now).
+async fn mark_sent(tx: &mut gigmesh_db::Tx, rows: &[SentRow]) -> Result<(), DbError> {
     let now = now_millis();
-    for id in ids {
-        sqlx::query("UPDATE outbox SET send_time = $1 WHERE id = $2")
-            .bind(now)
-            .bind(*id)
-            .execute(&mut **tx)
-            .await?;
+    for row in rows {
+        if row.carries_secret {
+            sqlx::query("DELETE FROM outbox WHERE id = $1")
+                .bind(row.id)
+                .execute(&mut **tx)
+                .await?;
+        } else {
+            sqlx::query("UPDATE outbox SET send_time = $1 WHERE id = $2")
+                .bind(now)
+                .bind(row.id)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -354,16 +380,19 @@ fn finish(published: usize, failure: Option<BusError>) -> Result<usize, RelayErr
     }
 }
 
-/// Headers for infrastructure that does not decode envelopes: the event type and id, and the
-/// W3C trace context (`traceparent`, `tracestate`).
-fn record_headers(encoded_envelope: &[u8]) -> Vec<(String, Vec<u8>)> {
+/// Headers for infrastructure that does not decode envelopes: the event type and id, the
+/// W3C trace context (`traceparent`, `tracestate`), and [`CARRIES_SECRET_HEADER`] when the
+/// event carries a secret.
+fn record_headers(encoded_envelope: &[u8], carries_secret: bool) -> Vec<(String, Vec<u8>)> {
+    let secret_header = carries_secret.then(carries_secret_header);
     let Ok(envelope) = Envelope::decode(encoded_envelope) else {
-        return Vec::new();
+        return secret_header.into_iter().collect();
     };
     let mut headers = vec![
         ("event_type".to_owned(), envelope.event_type.into_bytes()),
         ("event_id".to_owned(), envelope.event_id.into_bytes()),
     ];
+    headers.extend(secret_header);
     let mut trace_context: Vec<_> = envelope.trace_context.into_iter().collect();
     trace_context.sort();
     headers.extend(
@@ -372,6 +401,18 @@ fn record_headers(encoded_envelope: &[u8]) -> Vec<(String, Vec<u8>)> {
             .map(|(key, value)| (key, value.into_bytes())),
     );
     headers
+}
+
+/// The [`CARRIES_SECRET_HEADER`] header, as the relay sets it on a record.
+pub fn carries_secret_header() -> (String, Vec<u8>) {
+    (CARRIES_SECRET_HEADER.to_owned(), b"true".to_vec())
+}
+
+/// Whether a record's headers mark its event as carrying a secret.
+pub(crate) fn is_marked_secret(headers: &[(String, Vec<u8>)]) -> bool {
+    headers
+        .iter()
+        .any(|(name, value)| name == CARRIES_SECRET_HEADER && value.as_slice() != b"false")
 }
 
 /// `base * 2^(failures-1)`, at most [`MAX_BACKOFF`].
@@ -403,7 +444,7 @@ mod tests {
             trace_context: [("traceparent".to_owned(), "00-a-b-01".to_owned())].into(),
             ..Envelope::default()
         };
-        let headers = record_headers(&envelope.encode_to_vec());
+        let headers = record_headers(&envelope.encode_to_vec(), false);
         assert_eq!(
             headers,
             vec![
@@ -415,5 +456,22 @@ mod tests {
                 ("traceparent".to_owned(), b"00-a-b-01".to_vec()),
             ]
         );
+    }
+
+    #[test]
+    fn a_secret_carrying_event_is_marked_even_when_its_envelope_does_not_decode() {
+        let envelope = Envelope {
+            event_id: "e1".to_owned(),
+            event_type: "gigmesh.auth.v1.PasswordResetRequested".to_owned(),
+            ..Envelope::default()
+        };
+        let headers = record_headers(&envelope.encode_to_vec(), true);
+        assert!(is_marked_secret(&headers), "{headers:?}");
+        assert!(!is_marked_secret(&record_headers(
+            &envelope.encode_to_vec(),
+            false
+        )));
+        let undecodable = record_headers(b"\xff\xff", true);
+        assert_eq!(undecodable, vec![carries_secret_header()]);
     }
 }

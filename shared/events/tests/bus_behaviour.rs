@@ -3,22 +3,25 @@
 //! broker), each with the service database on SQLite and on PostgreSQL.
 //!
 //! Scenarios drive the one-step functions (`relay.run_once()`, `consumer.poll_once()`)
-//! instead of sleeping; every scenario runs under an overall timeout.
+//! instead of sleeping; every scenario runs under an overall timeout. A consumer that must
+//! die the way a crashed process does (no goodbye to its group) runs in a child process:
+//! this test binary started again as `child_process::consumer`, then killed with SIGKILL.
 
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gigmesh_db::{Backend, Db, Tx};
 use gigmesh_events::{
-    BackgroundTask, BusError, Consumer, EVENTS_MIGRATIONS, EmbeddedBus, Envelope, EventBus,
-    EventHandler, HandlerError, IncomingRecord, KafkaBus, KafkaOptions, OutgoingRecord,
-    PollOutcome, Relay, SharedBus, Subscription, decode, enqueue,
+    BackgroundTask, BusError, Consumer, ConsumerSpec, EVENTS_MIGRATIONS, EmbeddedBus, Envelope,
+    EventBus, EventHandler, HandlerError, IncomingRecord, KafkaBus, KafkaOptions, OutgoingRecord,
+    PollOutcome, Relay, SharedBus, Subscription, TopicLag, decode, enqueue,
 };
 use gigmesh_proto::gigmesh::auth::v1::UserRegistered;
 use gigmesh_testing::{TestDatabase, TestKafka};
@@ -36,6 +39,15 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 /// One consumer step's wait for a record.
 const STEP_WAIT: Duration = Duration::from_millis(500);
+/// Limit for a consumer restarted right after a crash to receive a new event: a crashed
+/// container comes back within seconds, and its events should follow about as promptly
+/// (the group gives up on the dead run after its 10 s session timeout).
+const RESTART_DELIVERY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Environment of the child consumer process: how to reach the bus (`embedded:<path>` or
+/// `kafka:<brokers>`), the service database URL, and the replica's instance id.
+const CHILD_BUS_VARIABLE: &str = "GIGMESH_TEST_CHILD_BUS";
+const CHILD_DATABASE_VARIABLE: &str = "GIGMESH_TEST_CHILD_DATABASE";
+const CHILD_INSTANCE_VARIABLE: &str = "GIGMESH_TEST_CHILD_INSTANCE";
 
 // ---------------------------------------------------------------------------------------
 // The broker under test.
@@ -44,6 +56,8 @@ const STEP_WAIT: Duration = Duration::from_millis(500);
 #[async_trait]
 trait Broker: Send + Sync {
     fn bus(&self) -> SharedBus;
+    /// How a child process reaches the same bus (see [`CHILD_BUS_VARIABLE`]).
+    fn child_bus(&self) -> String;
     /// Makes the bus unreachable.
     async fn stop(&mut self);
     /// Makes it reachable again (with topics in place).
@@ -96,6 +110,10 @@ impl Broker for EmbeddedBroker {
         Arc::clone(&self.switch) as SharedBus
     }
 
+    fn child_bus(&self) -> String {
+        format!("embedded:{}", self.path.display())
+    }
+
     async fn stop(&mut self) {
         if let Some(bus) = self.switch.inner.write().await.take() {
             bus.close().await;
@@ -137,6 +155,10 @@ impl EventBus for SwitchableBus {
     ) -> Result<Box<dyn Subscription>, BusError> {
         self.current().await?.subscribe(group, topics).await
     }
+
+    async fn consumer_lag(&self, group: &str, topics: &[&str]) -> Result<Vec<TopicLag>, BusError> {
+        self.current().await?.consumer_lag(group, topics).await
+    }
 }
 
 /// Kafka on a tansu broker started for this test.
@@ -147,20 +169,33 @@ struct KafkaBroker {
 
 impl KafkaBroker {
     async fn start(kafka: TestKafka) -> Self {
-        let mut options = KafkaOptions::new(kafka.brokers());
-        // Fail fast while the broker is down, so the outage scenario stays short.
-        options.delivery_timeout = Duration::from_secs(5);
-        options.session_timeout = Duration::from_secs(6);
-        let bus: SharedBus = Arc::new(KafkaBus::with_options(options).await.unwrap());
+        let bus: SharedBus = Arc::new(
+            KafkaBus::with_options(kafka_options(&kafka.brokers()))
+                .await
+                .unwrap(),
+        );
         bus.ensure_topics(&[TOPIC]).await.unwrap();
         Self { kafka, bus }
     }
+}
+
+/// The adapter's settings in these tests.
+fn kafka_options(brokers: &str) -> KafkaOptions {
+    let mut options = KafkaOptions::new(brokers);
+    // Fail fast while the broker is down, so the outage scenario stays short.
+    options.delivery_timeout = Duration::from_secs(5);
+    options.session_timeout = Duration::from_secs(6);
+    options
 }
 
 #[async_trait]
 impl Broker for KafkaBroker {
     fn bus(&self) -> SharedBus {
         Arc::clone(&self.bus)
+    }
+
+    fn child_bus(&self) -> String {
+        format!("kafka:{}", self.kafka.brokers())
     }
 
     async fn stop(&mut self) {
@@ -196,6 +231,10 @@ impl EventBus for OffsetCommitFails {
         Ok(Box::new(CommitFailingSubscription(
             self.0.subscribe(group, topics).await?,
         )))
+    }
+
+    async fn consumer_lag(&self, group: &str, topics: &[&str]) -> Result<Vec<TopicLag>, BusError> {
+        self.0.consumer_lag(group, topics).await
     }
 }
 
@@ -341,6 +380,97 @@ fn handled(event_id: &str) -> PollOutcome {
 fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
+}
+
+/// Waits until `count` effects are applied by a consumer running elsewhere (a child
+/// process), failing after `limit`.
+async fn await_effects(db: &Db, count: usize, limit: Duration) -> Vec<(String, String)> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let applied = effects(db).await;
+        if applied.len() >= count {
+            return applied;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {count} effects within {limit:?}, got {applied:?}"
+        );
+        // The consumer runs in another process: there is no step to call.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A consumer in a child process (replica `instance` of a service), so that it can die the
+/// way a crashed process does: without closing its client or leaving its group.
+struct ChildConsumer {
+    child: tokio::process::Child,
+}
+
+impl ChildConsumer {
+    fn spawn(broker: &dyn Broker, database_url: &str, instance: &str) -> Self {
+        let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process::consumer",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(CHILD_BUS_VARIABLE, broker.child_bus())
+            .env(CHILD_DATABASE_VARIABLE, database_url)
+            .env(CHILD_INSTANCE_VARIABLE, instance)
+            // The child exits when this pipe closes, should this process die first.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    /// SIGKILL, then waits until the process is gone.
+    async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+/// The child side of [`ChildConsumer`]: runs the scenario's consumer until killed.
+async fn run_child_consumer() {
+    let (Ok(bus), Ok(database_url), Ok(instance)) = (
+        std::env::var(CHILD_BUS_VARIABLE),
+        std::env::var(CHILD_DATABASE_VARIABLE),
+        std::env::var(CHILD_INSTANCE_VARIABLE),
+    ) else {
+        eprintln!("child_process::consumer runs only when started by a scenario");
+        return;
+    };
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    let bus: SharedBus = match bus.split_once(':') {
+        Some(("embedded", path)) => Arc::new(EmbeddedBus::open(path).await.unwrap()),
+        Some(("kafka", brokers)) => {
+            // The group settings a service runs with (its session timeout above all), not
+            // the shorter ones of the other scenarios.
+            let mut options = KafkaOptions::new(brokers);
+            options.client_id = format!("gigmesh-{instance}");
+            Arc::new(KafkaBus::with_options(options).await.unwrap())
+        }
+        _ => panic!("{CHILD_BUS_VARIABLE}={bus} is neither embedded:<path> nor kafka:<brokers>"),
+    };
+    let db = Db::connect(&database_url, 2).await.unwrap();
+    let consumer = consumer(&db, bus).await;
+    consumer.run(CancellationToken::new()).await;
+}
+
+/// Not a test: the consumer process of [`consumer_killed_without_leaving_is_replaced_promptly`],
+/// which starts this binary again to run only this (ignored) function.
+mod child_process {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "the child process of a scenario; does nothing when run on its own"]
+    async fn consumer() {
+        crate::run_child_consumer().await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -730,6 +860,81 @@ async fn concurrent_relays_share_the_outbox_in_order(broker: Box<dyn Broker>, ba
     }
 }
 
+/// A replica that crashes (SIGKILL: no offset commit in flight, no goodbye to its group) and
+/// is started again at once under the same identity, as Kubernetes restarts a crashed
+/// container in the same pod, gets new events within seconds: the group must not wait for
+/// the dead run's session before it hands the partitions to the new one.
+async fn consumer_killed_without_leaving_is_replaced_promptly(
+    broker: Box<dyn Broker>,
+    backend: Backend,
+) {
+    let service = service_database(backend).await;
+    let db = service.db();
+    let relay = Relay::new(db.clone(), broker.bus());
+
+    let crashing = ChildConsumer::spawn(&*broker, service.url(), "replica-0");
+    emit(db, "u1", "before the crash").await;
+    assert_eq!(drain(&relay).await, 1);
+    await_effects(db, 1, DELIVERY_TIMEOUT).await;
+    crashing.kill().await;
+
+    let restarted = ChildConsumer::spawn(&*broker, service.url(), "replica-0");
+    emit(db, "u1", "after the restart").await;
+    assert_eq!(drain(&relay).await, 1);
+    let applied = await_effects(db, 2, RESTART_DELIVERY_TIMEOUT).await;
+    assert_eq!(
+        applied,
+        [
+            effect("u1", "before the crash"),
+            effect("u1", "after the restart")
+        ]
+    );
+    restarted.kill().await;
+}
+
+/// The lag is what the group has not committed, whether a member runs or not, and it is
+/// exported as `gigmesh_events_consumer_lag{consumer, topic}`.
+async fn consumer_lag_counts_uncommitted_records(broker: Box<dyn Broker>, backend: Backend) {
+    let service = service_database(backend).await;
+    let db = service.db();
+    let metrics = metrics();
+    let relay = Relay::new(db.clone(), broker.bus());
+    let spec = ConsumerSpec::new(
+        CONSUMER,
+        db.clone(),
+        broker.bus(),
+        &[TOPIC],
+        Arc::new(RecordEffects),
+    );
+    let lag = |lag: u64| {
+        vec![TopicLag {
+            topic: TOPIC.to_owned(),
+            lag,
+        }]
+    };
+
+    assert_eq!(spec.report_lag().await.unwrap(), lag(0));
+    for label in ["1", "2", "3"] {
+        emit(db, "u1", label).await;
+    }
+    assert_eq!(drain(&relay).await, 3);
+    assert_eq!(spec.report_lag().await.unwrap(), lag(3));
+
+    let mut consumer = spec.subscribe().await.unwrap();
+    assert_eq!(consume(&mut consumer, 2).await.len(), 2);
+    assert_eq!(spec.report_lag().await.unwrap(), lag(1));
+    let exposition = metrics.render();
+    assert!(
+        exposition.contains(&format!(
+            "gigmesh_events_consumer_lag{{consumer=\"{CONSUMER}\",topic=\"{TOPIC}\"}} 1"
+        )),
+        "{exposition}"
+    );
+
+    assert_eq!(consume(&mut consumer, 1).await.len(), 1);
+    assert_eq!(spec.report_lag().await.unwrap(), lag(0));
+}
+
 // ---------------------------------------------------------------------------------------
 // Instantiation: every scenario for each adapter and each service database backend.
 
@@ -799,6 +1004,8 @@ suite!(embedded:
     restarted_consumer_resumes_where_it_committed,
     relay_survives_the_broker_being_down,
     background_tasks_deliver_and_stop_on_shutdown,
+    consumer_killed_without_leaving_is_replaced_promptly,
+    consumer_lag_counts_uncommitted_records,
 );
 
 suite!(kafka:
@@ -811,6 +1018,8 @@ suite!(kafka:
     restarted_consumer_resumes_where_it_committed,
     relay_survives_the_broker_being_down,
     background_tasks_deliver_and_stop_on_shutdown,
+    consumer_killed_without_leaving_is_replaced_promptly,
+    consumer_lag_counts_uncommitted_records,
 );
 
 /// Replicas share an outbox only on PostgreSQL (SQLite runs one relay per database).

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use gigmesh_auth::{GrpcJwksSource, TokenVerifier};
 use gigmesh_config::{BusConfig, BusKind, DatabaseConfig};
 use gigmesh_db::Db;
-use gigmesh_events::{BackgroundTask, EmbeddedBus, KafkaBus, SharedBus};
+use gigmesh_events::{BackgroundTask, EmbeddedBus, KafkaBus, KafkaOptions, SharedBus};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -23,24 +23,49 @@ pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 /// ([`Service::build`](crate::Service::build)), from its description.
 pub async fn open_bus(config: &BusConfig) -> anyhow::Result<SharedBus> {
     let bus: SharedBus = match config.kind {
-        BusKind::Embedded => {
-            if let Some(parent) = config.embedded_path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
-            }
-            Arc::new(
-                EmbeddedBus::open(&config.embedded_path)
-                    .await
-                    .context("cannot open the embedded event log")?,
-            )
-        }
+        BusKind::Embedded => open_embedded_bus(config).await?,
         BusKind::Kafka => Arc::new(
-            KafkaBus::new(&config.kafka_brokers)
+            KafkaBus::with_options(kafka_options(config)?)
                 .await
                 .context("cannot reach Kafka")?,
         ),
     };
     Ok(bus)
+}
+
+/// The embedded event log at `bus.embedded_path`, creating its directory (dev mode, which
+/// also runs its retention).
+pub async fn open_embedded_bus(config: &BusConfig) -> anyhow::Result<Arc<EmbeddedBus>> {
+    if let Some(parent) = config.embedded_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    Ok(Arc::new(
+        EmbeddedBus::open(&config.embedded_path)
+            .await
+            .context("cannot open the embedded event log")?,
+    ))
+}
+
+/// The Kafka adapter's settings from `bus.kafka_brokers` and `bus.kafka.*`.
+fn kafka_options(config: &BusConfig) -> anyhow::Result<KafkaOptions> {
+    let kafka = &config.kafka;
+    let mut options = KafkaOptions::new(&config.kafka_brokers);
+    options.create_topics = kafka.create_topics;
+    options.partitions = i32::try_from(kafka.topic_partitions).unwrap_or(i32::MAX);
+    options.replication_factor = i32::try_from(kafka.topic_replication_factor).unwrap_or(i32::MAX);
+    options.session_timeout = Duration::from_secs(kafka.session_timeout_seconds.into());
+    if kafka.static_membership {
+        let instance_id = Some(kafka.instance_id.clone())
+            .filter(|instance_id| !instance_id.is_empty())
+            .or_else(KafkaOptions::instance_id_from_environment)
+            .context(
+                "bus.kafka.static_membership needs an instance id: set bus.kafka.instance_id \
+                 (GIGMESH__BUS__KAFKA__INSTANCE_ID) or HOSTNAME",
+            )?;
+        options.instance_id = Some(instance_id);
+    }
+    Ok(options)
 }
 
 /// Creates the database of service `name` when missing (PostgreSQL) and connects to it.
@@ -149,4 +174,21 @@ pub fn cancel_on_signal(shutdown: CancellationToken) {
         tracing::info!("shutting down: draining in-flight calls");
         shutdown.cancel();
     });
+}
+
+/// Runs `step` now and then every `interval` until `shutdown` (a step in progress finishes).
+pub(crate) async fn every<F, Fut>(interval: Duration, shutdown: &CancellationToken, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        step().await;
+    }
 }

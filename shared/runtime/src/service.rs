@@ -15,6 +15,8 @@ use serde::de::DeserializeOwned;
 use tonic::service::Routes;
 
 use crate::deps::ServiceDeps;
+use crate::retention::RetentionRule;
+use crate::revocation::REVOCATION_MIGRATIONS;
 
 /// What a service is, as data: everything the composition root, the gateway and the
 /// configuration need to know about it without building it.
@@ -40,6 +42,9 @@ pub struct Description {
     /// Whether it signs the access tokens itself (auth): it verifies with its own keys, and
     /// every other verifier reads its public keys.
     pub issues_tokens: bool,
+    /// Its own tables that grow with use, and when their rows are past it; the
+    /// [retention task](crate::retention) deletes them, after the event tables'.
+    pub retention: &'static [RetentionRule],
 }
 
 impl Description {
@@ -52,6 +57,32 @@ impl Description {
             }
         }
         topics
+    }
+
+    /// Whether the service must refuse tokens of sessions auth ended: every service that
+    /// serves calls, except auth (which checks its own sessions table). Such a service lists
+    /// [`REVOCATION_MIGRATIONS`], consumes auth's topic and runs
+    /// [`ServiceDeps::revocation_tasks`]; [`prepare`] refuses one that does not.
+    pub fn learns_revoked_sessions(&self) -> bool {
+        !self.grpc_services.is_empty() && !self.issues_tokens
+    }
+
+    /// What is missing for [`Description::learns_revoked_sessions`], if anything.
+    fn revocation_gap(&self) -> Option<&'static str> {
+        if !self.learns_revoked_sessions() {
+            return None;
+        }
+        if !self
+            .migrations
+            .iter()
+            .any(|set| std::ptr::eq(*set, &REVOCATION_MIGRATIONS))
+        {
+            return Some("its migrations do not list gigmesh_runtime::REVOCATION_MIGRATIONS");
+        }
+        if !self.consumes.contains(&gigmesh_proto::auth::TOPIC) {
+            return Some("it does not consume gigmesh_proto::auth::TOPIC");
+        }
+        None
     }
 }
 
@@ -125,6 +156,12 @@ pub async fn prepare(
     deps: &ServiceDeps,
     config: &(dyn Validate + Sync),
 ) -> anyhow::Result<()> {
+    if let Some(gap) = description.revocation_gap() {
+        anyhow::bail!(
+            "the {} service serves signed-in calls but cannot learn revoked sessions: {gap}",
+            description.name
+        );
+    }
     gigmesh_config::check(config, &format!("{}.settings", description.name))?;
     migrate(description, &deps.db).await?;
     deps.bus
@@ -176,5 +213,58 @@ impl<S: Service> ServiceApp for S {
 
     async fn seed_demo_data(&self) -> anyhow::Result<()> {
         Service::seed_demo_data(self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVES_CALLS: Description = Description {
+        name: "probe",
+        summary: "A service that serves signed-in calls.",
+        grpc_services: &["gigmesh.probe.v1.ProbeService"],
+        produces: &[],
+        consumes: &[gigmesh_proto::auth::TOPIC],
+        migrations: &[&gigmesh_events::EVENTS_MIGRATIONS, &REVOCATION_MIGRATIONS],
+        default_port: 50099,
+        issues_tokens: false,
+        retention: &[],
+    };
+
+    const EVENTS_ONLY: &[&Migrations] = &[&gigmesh_events::EVENTS_MIGRATIONS];
+
+    #[test]
+    fn a_service_that_serves_calls_must_learn_revoked_sessions() {
+        assert_eq!(SERVES_CALLS.revocation_gap(), None);
+        let without_table = Description {
+            migrations: EVENTS_ONLY,
+            ..SERVES_CALLS
+        };
+        assert!(
+            without_table
+                .revocation_gap()
+                .is_some_and(|gap| gap.contains("REVOCATION_MIGRATIONS"))
+        );
+        let without_topic = Description {
+            consumes: &[],
+            ..SERVES_CALLS
+        };
+        assert!(
+            without_topic
+                .revocation_gap()
+                .is_some_and(|gap| gap.contains("auth::TOPIC"))
+        );
+        // Auth checks its own sessions; a service without calls has no tokens to refuse.
+        let issuer = Description {
+            issues_tokens: true,
+            ..without_table
+        };
+        assert_eq!(issuer.revocation_gap(), None);
+        let no_calls = Description {
+            grpc_services: &[],
+            ..without_table
+        };
+        assert_eq!(no_calls.revocation_gap(), None);
     }
 }

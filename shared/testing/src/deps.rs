@@ -100,6 +100,17 @@ impl TestDeps {
         }
     }
 
+    /// An access token for `user_id` in the session `session_id`, with `roles`.
+    pub fn token_in_session(&self, user_id: &str, session_id: &str, roles: &[Role]) -> String {
+        let claims = Claims::new(
+            user_id.to_owned(),
+            session_id.to_owned(),
+            roles,
+            ACCESS_TOKEN_LIFETIME,
+        );
+        self.signer.sign(&claims).expect("sign an access token")
+    }
+
     /// An access token for `user_id` (in a new session) with `roles`.
     pub fn token_of(&self, user_id: &str, roles: &[Role]) -> String {
         let claims = Claims::new(

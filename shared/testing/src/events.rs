@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use gigmesh_events::{Envelope, OutgoingRecord, Relay, SharedBus, Subscription, new_envelope};
+use gigmesh_events::{
+    Envelope, OutgoingRecord, Relay, SharedBus, Subscription, carries_secret_header, new_envelope,
+};
 use gigmesh_proto::EventMessage;
 use prost::Message as _;
 
@@ -69,24 +71,39 @@ impl EmittedEvents {
 }
 
 /// Publishes `event` about `aggregate_id` on its topic straight to the bus, as the producing
-/// service's relay would; returns the envelope (to publish it again, for instance).
+/// service's relay would (marking it when it [carries a
+/// secret](EventMessage::CARRIES_SECRET)); returns the envelope (to publish it again, for
+/// instance).
 pub async fn publish_event<E: EventMessage>(
     bus: &SharedBus,
     aggregate_id: &str,
     event: &E,
 ) -> Envelope {
     let envelope = new_envelope(aggregate_id, event);
-    publish_envelope(bus, E::TOPIC, &envelope).await;
+    let headers = E::CARRIES_SECRET
+        .then(carries_secret_header)
+        .into_iter()
+        .collect();
+    publish_with_headers(bus, E::TOPIC, &envelope, headers).await;
     envelope
 }
 
 /// Publishes an envelope as is, keyed by its aggregate id (a redelivery, for instance).
 pub async fn publish_envelope(bus: &SharedBus, topic: &str, envelope: &Envelope) {
+    publish_with_headers(bus, topic, envelope, Vec::new()).await;
+}
+
+async fn publish_with_headers(
+    bus: &SharedBus,
+    topic: &str,
+    envelope: &Envelope,
+    headers: Vec<(String, Vec<u8>)>,
+) {
     bus.publish(OutgoingRecord {
         topic: topic.to_owned(),
         key: envelope.aggregate_id.clone(),
         payload: envelope.encode_to_vec(),
-        headers: Vec::new(),
+        headers,
     })
     .await
     .expect("the bus accepts the record");

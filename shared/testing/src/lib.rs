@@ -9,12 +9,14 @@
 //! and [`TestBus`] gives it an embedded event log of its own. [`TestDeps`] bundles what a
 //! service is built from (database, bus, a trusted signing key with `token_for(roles)`),
 //! and [`EmittedEvents`] relays a service's outbox and reads back what it published.
+//! [`TestMailTokenKeys`] is a mail-token key pair: auth seals to it, notifications opens.
 
 mod db;
 mod deps;
 mod events;
 mod grpc;
 mod kafka;
+mod mail_token;
 mod server;
 mod smtp;
 
@@ -24,6 +26,7 @@ pub use events::{EmittedEvents, publish_envelope, publish_event};
 pub use gigmesh_db::Backend;
 pub use grpc::{signed_in, violated_fields};
 pub use kafka::TestKafka;
+pub use mail_token::TestMailTokenKeys;
 pub use server::{TestBus, TestServer};
 pub use smtp::TestSmtpServer;
 

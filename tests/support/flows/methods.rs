@@ -17,5 +17,6 @@ pub const UPDATE_GIG: &str = "/gigmesh.gigs.v1.GigService/UpdateGig";
 pub const PUBLISH_GIG: &str = "/gigmesh.gigs.v1.GigService/PublishGig";
 pub const PAUSE_GIG: &str = "/gigmesh.gigs.v1.GigService/PauseGig";
 pub const RESUME_GIG: &str = "/gigmesh.gigs.v1.GigService/ResumeGig";
+pub const MODERATE_GIG: &str = "/gigmesh.gigs.v1.GigService/ModerateGig";
 pub const SEARCH_GIGS: &str = "/gigmesh.search.v1.SearchService/SearchGigs";
 pub const SUGGEST_GIGS: &str = "/gigmesh.search.v1.SearchService/SuggestGigs";

@@ -1,12 +1,13 @@
 //! The end-to-end flows every test runs through the gateway, whatever the mode and the
-//! protocol: identity, rejections, suspension, and gigs with search; built from the shared
+//! protocol: identity, rejections, suspension, revocation, and gigs with search; built from the shared
 //! account steps.
 
 mod accounts;
 mod gigs_and_search;
 mod identity;
-mod methods;
+pub mod methods;
 mod rejections;
+mod revocation;
 mod suspension;
 
 pub use accounts::{
@@ -16,4 +17,5 @@ pub use accounts::{
 pub use gigs_and_search::gigs_and_search_flow;
 pub use identity::identity_flow;
 pub use rejections::rejections;
+pub use revocation::revocation;
 pub use suspension::suspension;

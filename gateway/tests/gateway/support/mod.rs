@@ -11,7 +11,7 @@ use std::sync::Arc;
 use gigmesh_auth::{
     ACCESS_TOKEN_LIFETIME, Claims, GrpcJwksSource, Role, SigningKey, TokenSigner, TokenVerifier,
 };
-use gigmesh_gateway::{Gateway, GatewayConfig, Upstream};
+use gigmesh_gateway::{DnsResolver, Gateway, GatewayConfig, Upstream};
 use gigmesh_proto::auth;
 use gigmesh_proto::users;
 use tokio::net::TcpListener;
@@ -36,8 +36,8 @@ pub const GET_MY_ACCOUNT: &str = "/gigmesh.auth.v1.AuthService/GetMyAccount";
 pub enum UpstreamKind {
     /// The fakes' routes in this process (`gigmesh dev`).
     InProcess,
-    /// A channel to the fakes served on their own port, and the verifier fetching the keys
-    /// from the fake auth's GetJwks (`gigmesh gateway`).
+    /// A balanced channel to the fakes served on their own port, and the verifier fetching
+    /// the keys from the fake auth's GetJwks (`gigmesh gateway`).
     Channel,
 }
 
@@ -87,10 +87,11 @@ pub async fn start(config: GatewayConfig, kind: UpstreamKind) -> Mesh {
             );
             let url = format!("http://{address}");
             let source = Arc::new(GrpcJwksSource::connect_lazy(&url).unwrap());
-            (
-                Upstream::connect_lazy(&url).unwrap(),
-                TokenVerifier::remote(source),
-            )
+            // As `gigmesh gateway` reaches a service: balanced over what its host resolves to.
+            let (upstream, mut discovery) =
+                Upstream::balanced(&url, Arc::new(DnsResolver)).unwrap();
+            discovery.refresh().await;
+            (upstream, TokenVerifier::remote(source))
         }
     };
 
@@ -193,4 +194,76 @@ pub fn with_header<T>(message: T, name: &'static str, value: &str) -> Request<T>
     let mut request = Request::new(message);
     request.metadata_mut().insert(name, value.parse().unwrap());
     request
+}
+
+/// One replica of the fakes, served on a port of its own and recording into a `Seen` of
+/// its own, as one pod of a service; stops on drop.
+pub struct Replica {
+    pub address: SocketAddr,
+    pub seen: Seen,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Serves a fresh replica of the fakes on 127.0.0.1.
+pub async fn start_replica() -> Replica {
+    let seen = Seen::default();
+    let routes = fakes::routes(Vec::new(), &seen);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(
+        Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                shutdown.clone().cancelled_owned(),
+            ),
+    );
+    Replica {
+        address,
+        seen,
+        shutdown,
+    }
+}
+
+/// A gateway with the default configuration in front of `upstreams`; stops on drop.
+pub struct GatewayHandle {
+    pub address: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl GatewayHandle {
+    pub async fn users(&self) -> UserServiceClient<Channel> {
+        UserServiceClient::connect(format!("http://{}", self.address))
+            .await
+            .unwrap()
+    }
+}
+
+/// Starts a gateway in front of `upstreams`, verifying tokens of a key of its own.
+pub async fn start_gateway(upstreams: Vec<(String, Upstream)>) -> GatewayHandle {
+    let key = SigningKey::generate();
+    let gateway = Gateway::new(
+        GatewayConfig::default(),
+        TokenVerifier::from_jwks(vec![key.public_jwk()]),
+        upstreams,
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(gateway.serve(listener, shutdown.clone()));
+    GatewayHandle { address, shutdown }
 }

@@ -167,7 +167,11 @@ impl AuthCore {
         events::emit(
             tx,
             account.id,
-            &events::email_verification_requested(account, &mailed.token.token, mailed.expire_time),
+            &events::email_verification_requested(
+                account,
+                self.mail_token_sealer.seal(&mailed.token.token)?,
+                mailed.expire_time,
+            ),
         )
         .await?;
         Ok(())
@@ -270,13 +274,15 @@ impl AuthCore {
                 now,
             )
             .await?;
+            self.announce_ended_sessions(&mut tx, account_id, &revoked, now)
+                .await?;
             events::emit(
                 &mut tx,
                 account_id,
                 &events::account_suspended(account_id, reason),
             )
             .await?;
-            tracing::info!(revoked_sessions = revoked, "account suspended");
+            tracing::info!(revoked_sessions = revoked.len(), "account suspended");
         }
         let account = self.load_account(&mut tx, account_id).await?.account;
         tx.commit().await.map_err(DbError::from)?;

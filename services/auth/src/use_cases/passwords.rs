@@ -1,4 +1,4 @@
-//! Passwords: changing one's password (proven with the current one, throttled like log-ins)
+//! Passwords: changing one's password (proven with the current one, wrong ones throttled per account)
 //! and resetting a forgotten one with a mailed single-use token. Either ends the account's
 //! other sessions.
 
@@ -6,7 +6,7 @@ use gigmesh_db::DbError;
 use gigmesh_types::{Email, now_millis};
 use tracing::Span;
 
-use super::{AuthCore, spend_mailed_token};
+use super::{Attempt, AttemptOutcome, AuthCore, spend_mailed_token};
 use crate::domain::{CallerSession, MailedTokenPurpose, Password, RevokeReason, ThrottleScope};
 use crate::error::AuthError;
 use crate::events;
@@ -15,7 +15,8 @@ use crate::store;
 impl AuthCore {
     /// Sets a new password once `current_password` checks out, and revokes every session of
     /// the account but the caller's. A wrong current password counts against the account
-    /// like a failed log-in, reserved before it is checked.
+    /// (its caller is signed in, so per account, not per network), reserved before it is
+    /// checked.
     pub(crate) async fn change_password(
         &self,
         caller: CallerSession,
@@ -27,7 +28,11 @@ impl AuthCore {
             .load_account(&mut *self.connection().await?, caller.account_id)
             .await?;
         let attempts = self
-            .reserve_attempts(&[(ThrottleScope::Account, &caller.account_id.to_string())])
+            .reserve_attempts(&[Attempt::Windowed {
+                scope: ThrottleScope::PasswordChange,
+                subject: &caller.account_id.to_string(),
+                limit: self.throttle_limit(ThrottleScope::PasswordChange),
+            }])
             .await?;
         let matches = match self
             .hasher
@@ -42,7 +47,8 @@ impl AuthCore {
             tracing::info!("password change refused: wrong current password");
             return Err(AuthError::WrongCurrentPassword);
         }
-        self.release_attempts(attempts, None).await?;
+        self.release_attempts(attempts, AttemptOutcome::Proven)
+            .await?;
         let new_hash = self.hasher.hash(new_password).await?;
         let now = now_millis();
         let mut tx = self.db.begin().await?;
@@ -55,6 +61,8 @@ impl AuthCore {
             now,
         )
         .await?;
+        self.announce_ended_sessions(&mut tx, caller.account_id, &revoked, now)
+            .await?;
         events::emit(
             &mut tx,
             caller.account_id,
@@ -62,7 +70,7 @@ impl AuthCore {
         )
         .await?;
         tx.commit().await.map_err(DbError::from)?;
-        tracing::info!(revoked_sessions = revoked, "password changed");
+        tracing::info!(revoked_sessions = revoked.len(), "password changed");
         Ok(())
     }
 
@@ -100,7 +108,11 @@ impl AuthCore {
         events::emit(
             &mut tx,
             account.id,
-            &events::password_reset_requested(&account, &mailed.token.token, mailed.expire_time),
+            &events::password_reset_requested(
+                &account,
+                self.mail_token_sealer.seal(&mailed.token.token)?,
+                mailed.expire_time,
+            ),
         )
         .await?;
         tx.commit().await.map_err(DbError::from)?;
@@ -136,16 +148,23 @@ impl AuthCore {
         let revoked =
             store::revoke_sessions_of(&mut tx, account_id, None, RevokeReason::PasswordReset, now)
                 .await?;
-        // The mail reached its owner: the address is proven, and the lock-out is over.
+        self.announce_ended_sessions(&mut tx, account_id, &revoked, now)
+            .await?;
+        // The mail reached its owner: the address is proven, and with the new password the
+        // failures of the old one are moot.
         let newly_verified = store::mark_email_verified(&mut tx, account_id, now).await?;
-        store::clear_failures(&mut tx, ThrottleScope::Account, &account_id.to_string()).await?;
+        let subject = account_id.to_string();
+        for scope in [ThrottleScope::Account, ThrottleScope::PasswordChange] {
+            store::clear_failures(&mut tx, scope, &subject).await?;
+        }
+        store::clear_network_failures(&mut tx, &subject, None).await?;
         let account = self.load_account(&mut tx, account_id).await?.account;
         if newly_verified {
             events::emit(&mut tx, account_id, &events::email_verified(&account)).await?;
         }
         events::emit(&mut tx, account_id, &events::password_changed(&account)).await?;
         tx.commit().await.map_err(DbError::from)?;
-        tracing::info!(revoked_sessions = revoked, "password reset");
+        tracing::info!(revoked_sessions = revoked.len(), "password reset");
         Ok(())
     }
 }

@@ -7,14 +7,14 @@ use gigmesh_db::{DbError, Tx};
 use gigmesh_types::{SessionId, now_millis};
 use tracing::Span;
 
-use super::AuthCore;
+use super::{Attempt, AttemptOutcome, AuthCore};
 use crate::config::millis;
 use crate::counters;
 use crate::credentials::SecretToken;
 use crate::domain::{
     Account, CallerSession, ClientOrigin, IssuedTokens, LoggedIn, LoginName, Password,
-    RefreshDecision, RefreshRefusal, RefreshTokenRecord, RevokeReason, SessionPage, ThrottleScope,
-    admit_log_in, decide_refresh,
+    RefreshDecision, RefreshRefusal, RefreshTokenRecord, RevokeReason, SessionPage, ThrottleLimit,
+    ThrottleScope, admit_log_in, decide_refresh,
 };
 use crate::error::AuthError;
 use crate::store::{self, NewSession, SessionStatus};
@@ -22,30 +22,61 @@ use crate::store::{self, NewSession, SessionStatus};
 impl AuthCore {
     /// Checks the password presented for `login` and opens a session for `origin`. Unknown
     /// names and wrong passwords read the same and are throttled the same; the account's state
-    /// is told only once the password is proven. The attempt counts against the account and the
-    /// client's network (IPv4 address or IPv6 /64) before the password is checked; a proven
-    /// password resets the account's count and gives the network's back.
+    /// is told only once the password is proven. Before the password is checked, the attempt
+    /// counts against the client's network (IPv4 address or IPv6 /64), against the account
+    /// from that network (progressively delayed), and against the account from all networks
+    /// (a ceiling, which a network the account logged in from before does not hit: nobody
+    /// elsewhere can lock the owner out). A proven password ends the network's series of
+    /// failures against the account, gives the other counts their attempt back, and makes
+    /// the network known to the account.
     pub(crate) async fn log_in(
         &self,
         login: &LoginName,
         password: &Password,
         origin: &ClientOrigin,
     ) -> Result<LoggedIn, AuthError> {
-        let found = {
+        let network = origin.client_network.as_str();
+        let (found, known_network) = {
             let mut conn = self.connection().await?;
-            match login {
+            let found = match login {
                 LoginName::Email(email) => store::find_account_by_email(&mut conn, email).await?,
                 LoginName::Username(key) => store::find_account_by_username(&mut conn, key).await?,
-            }
+            };
+            let known_network = match (&found, origin.told_network()) {
+                (Some(found), Some(told)) => {
+                    let since = now_millis()
+                        .saturating_sub(millis(self.config.throttle.known_network_ttl()));
+                    store::is_known_login_network(&mut conn, found.account.id, told, since).await?
+                }
+                _ => false,
+            };
+            (found, known_network)
         };
         let account_subject = match &found {
             Some(found) => found.account.id.to_string(),
             None => login.unknown_account_subject(),
         };
+        let account_limit = if known_network {
+            ThrottleLimit::counting_only(millis(self.config.throttle.window()))
+        } else {
+            self.throttle_limit(ThrottleScope::Account)
+        };
         let attempts = self
             .reserve_attempts(&[
-                (ThrottleScope::Address, &origin.client_network),
-                (ThrottleScope::Account, &account_subject),
+                Attempt::Windowed {
+                    scope: ThrottleScope::Address,
+                    subject: network,
+                    limit: self.throttle_limit(ThrottleScope::Address),
+                },
+                Attempt::FromNetwork {
+                    subject: &account_subject,
+                    network,
+                },
+                Attempt::Windowed {
+                    scope: ThrottleScope::Account,
+                    subject: &account_subject,
+                    limit: account_limit,
+                },
             ])
             .await?;
 
@@ -61,8 +92,17 @@ impl AuthCore {
         };
         let account = found.account;
         Span::current().record("user_id", tracing::field::display(account.id));
-        self.release_attempts(attempts, Some(ThrottleScope::Account))
+        self.release_attempts(attempts, AttemptOutcome::Proven)
             .await?;
+        if let Some(told) = origin.told_network() {
+            store::remember_login_network(
+                &mut *self.connection().await?,
+                account.id,
+                told,
+                now_millis(),
+            )
+            .await?;
+        }
         admit_log_in(&account).inspect_err(|refusal| {
             tracing::info!(reason = %refusal, "log-in refused after a correct password");
         })?;
@@ -162,14 +202,16 @@ impl AuthCore {
                 return Err(AuthError::InvalidRefreshToken);
             }
             RefreshDecision::RevokeFamily => {
-                revoke_replayed_session(tx, &record, now, "spent token presented again").await?;
+                self.revoke_replayed_session(tx, &record, now, "spent token presented again")
+                    .await?;
                 return Err(AuthError::RefreshTokenReused);
             }
             RefreshDecision::Rotate => {}
         }
         if !store::spend_refresh_token(&mut tx, token_hash, now).await? {
             // Another request spent it a moment ago: the same token was used twice.
-            revoke_replayed_session(tx, &record, now, "token spent concurrently").await?;
+            self.revoke_replayed_session(tx, &record, now, "token spent concurrently")
+                .await?;
             return Err(AuthError::RefreshTokenReused);
         }
         let refresh_token = SecretToken::generate();
@@ -197,15 +239,21 @@ impl AuthCore {
 
     /// Ends the caller's session; ending an ended session is fine.
     pub(crate) async fn log_out(&self, caller: CallerSession) -> Result<(), AuthError> {
-        let mut conn = self.connection().await?;
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
         let revoked = store::revoke_session(
-            &mut conn,
+            &mut tx,
             caller.account_id,
             caller.session_id,
             RevokeReason::LogOut,
-            now_millis(),
+            now,
         )
         .await?;
+        if revoked {
+            self.announce_ended_sessions(&mut tx, caller.account_id, &[caller.session_id], now)
+                .await?;
+        }
+        tx.commit().await.map_err(DbError::from)?;
         tracing::info!(revoked, "logged out");
         Ok(())
     }
@@ -244,22 +292,51 @@ impl AuthCore {
     ) -> Result<(), AuthError> {
         self.require_live_session(caller).await?;
         let now = now_millis();
-        let mut conn = self.connection().await?;
+        let mut tx = self.db.begin().await?;
         let revoked = store::revoke_session(
-            &mut conn,
+            &mut tx,
             caller.account_id,
             session_id,
             RevokeReason::RevokedByOwner,
             now,
         )
         .await?;
-        if !revoked
-            && store::session_status(&mut conn, caller.account_id, session_id, now).await?
-                == SessionStatus::Unknown
+        if revoked {
+            self.announce_ended_sessions(&mut tx, caller.account_id, &[session_id], now)
+                .await?;
+        } else if store::session_status(&mut tx, caller.account_id, session_id, now).await?
+            == SessionStatus::Unknown
         {
             return Err(AuthError::SessionNotFound(session_id));
         }
+        tx.commit().await.map_err(DbError::from)?;
         tracing::info!(%session_id, revoked, "session revoked by its owner");
+        Ok(())
+    }
+
+    /// Revokes the session of a replayed refresh token, with everything else `tx` did.
+    async fn revoke_replayed_session(
+        &self,
+        mut tx: Tx,
+        record: &RefreshTokenRecord,
+        now: i64,
+        why: &'static str,
+    ) -> Result<(), AuthError> {
+        counters::count_refresh_token_reuse();
+        tracing::warn!(reason = why, "refresh token reused: revoking its session");
+        let revoked = store::revoke_session(
+            &mut tx,
+            record.account_id,
+            record.session_id,
+            RevokeReason::RefreshTokenReuse,
+            now,
+        )
+        .await?;
+        if revoked {
+            self.announce_ended_sessions(&mut tx, record.account_id, &[record.session_id], now)
+                .await?;
+        }
+        tx.commit().await.map_err(DbError::from)?;
         Ok(())
     }
 
@@ -275,25 +352,4 @@ impl AuthCore {
             })
             .collect()
     }
-}
-
-/// Revokes the session of a replayed refresh token, with everything else `tx` did.
-async fn revoke_replayed_session(
-    mut tx: Tx,
-    record: &RefreshTokenRecord,
-    now: i64,
-    why: &'static str,
-) -> Result<(), AuthError> {
-    counters::count_refresh_token_reuse();
-    tracing::warn!(reason = why, "refresh token reused: revoking its session");
-    store::revoke_session(
-        &mut tx,
-        record.account_id,
-        record.session_id,
-        RevokeReason::RefreshTokenReuse,
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(DbError::from)?;
-    Ok(())
 }

@@ -3,18 +3,21 @@
 use std::time::Duration;
 
 use gigmesh_auth_service::Config;
+use gigmesh_proto::EventMessage as _;
 use gigmesh_proto::auth::{
     AccountState, EmailVerificationRequested, EmailVerified, GetMyAccountRequest,
     ResendVerificationEmailRequest, Role, SignUpRequest, UserRegistered, VerifyEmailRequest,
 };
 use gigmesh_testing::{Backend, signed_in, violated_fields};
 use gigmesh_types::now_millis;
+use sqlx::Row as _;
 use tonic::Code;
 
-use crate::support::{TestAuth, expect_code, roles_of, test_config};
+use crate::support::{TestAuth, expect_code, open_mailed_token, roles_of, test_config};
 
 gigmesh_testing::on_sqlite_and_postgres!(
     sign_up_creates_an_unverified_buyer_and_mails_a_token,
+    mailed_tokens_leave_auth_only_sealed_and_their_outbox_rows_are_deleted_once_sent,
     sign_up_reports_every_invalid_field,
     sign_up_refuses_taken_email_and_username,
     verification_tokens_are_single_use,
@@ -45,10 +48,57 @@ async fn sign_up_creates_an_unverified_buyer_and_mails_a_token(backend: Backend)
     let mail = &mails[0];
     assert_eq!(mail.user_id, account.id);
     assert_eq!(mail.username, "Ada_Lovelace");
-    assert_eq!(mail.token.len(), 43, "32 random bytes, base64url");
+    let token = open_mailed_token(&mail.token_key_id, &mail.sealed_token);
+    assert_eq!(token.len(), 43, "32 random bytes, base64url");
     let expire = gigmesh_types::millis_from_timestamp(mail.expire_time.as_ref().expect("expiry"));
     let day = 24 * 60 * 60 * 1000;
     assert!(expire >= before + day && expire <= now_millis() + day);
+}
+
+async fn mailed_tokens_leave_auth_only_sealed_and_their_outbox_rows_are_deleted_once_sent(
+    backend: Backend,
+) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let token = auth.verification_token("ada@example.com").await;
+
+    let published = auth.published_events().await.to_vec();
+    let mail = published
+        .iter()
+        .find(|envelope| envelope.event_type == EmailVerificationRequested::EVENT_TYPE)
+        .expect("the verification mail was published");
+    let contains_token = |bytes: &[u8]| {
+        bytes
+            .windows(token.len())
+            .any(|window| window == token.as_bytes())
+    };
+    assert!(
+        !contains_token(&mail.payload),
+        "the token crossed the bus in clear"
+    );
+
+    // Published rows stay in the outbox for inspection, except those carrying a secret.
+    let kept: Vec<(String, Vec<u8>)> =
+        sqlx::query("SELECT event_type, envelope FROM outbox WHERE send_time IS NOT NULL")
+            .fetch_all(auth.app.db().pool())
+            .await
+            .expect("read the outbox")
+            .iter()
+            .map(|row| (row.get("event_type"), row.get("envelope")))
+            .collect();
+    let kept_types: Vec<&str> = kept.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kept_types, [UserRegistered::EVENT_TYPE]);
+    let rows = sqlx::query("SELECT COUNT(*) FROM outbox")
+        .fetch_one(auth.app.db().pool())
+        .await
+        .expect("count the outbox");
+    assert_eq!(
+        rows.get::<i64, _>(0),
+        1,
+        "the mail event's row is deleted once sent"
+    );
+    assert!(kept.iter().all(|(_, envelope)| !contains_token(envelope)));
 }
 
 async fn sign_up_reports_every_invalid_field(backend: Backend) {

@@ -12,7 +12,10 @@ use tonic_types::StatusExt as _;
 
 use crate::support::{TestAuth, test_config};
 
-gigmesh_testing::on_sqlite_and_postgres!(hashing_beyond_its_queue_is_refused_with_a_retry_hint);
+gigmesh_testing::on_sqlite_and_postgres!(
+    hashing_beyond_its_queue_is_refused_with_a_retry_hint,
+    a_guess_refused_for_capacity_is_no_failure,
+);
 
 /// Concurrent sign-ups and as many log-ins with unknown names.
 const CALLS_OF_EACH_KIND: usize = 8;
@@ -98,4 +101,90 @@ async fn hashing_beyond_its_queue_is_refused_with_a_retry_hint(backend: Backend)
     // Capacity is back once the burst is over.
     auth.sign_up("ada@example.com", "ada", "analytical-engine")
         .await;
+}
+
+async fn a_guess_refused_for_capacity_is_no_failure(backend: Backend) {
+    let free_guesses = 10;
+    let base = one_hash_at_a_time();
+    let config = Config {
+        argon2: Argon2Config {
+            memory_kib: 32 * 1024,
+            iterations: 4,
+            ..base.argon2.clone()
+        },
+        throttle: ThrottleConfig {
+            free_failures_per_network: free_guesses,
+            ..base.throttle.clone()
+        },
+        ..base
+    };
+    let mut auth = TestAuth::start_with(backend, config).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+
+    // The free guesses of one network at once, among sign-ups that keep the one hashing
+    // slot and its queue busy: some guesses find no room.
+    let mut burst = JoinSet::new();
+    for call in 0..free_guesses {
+        let mut client = auth.client.clone();
+        burst.spawn(async move {
+            client
+                .sign_up(SignUpRequest {
+                    email: format!("user{call}@example.com"),
+                    username: format!("user{call}"),
+                    password: "analytical-engine".to_owned(),
+                })
+                .await
+                .map(|_| None)
+                .or_else(|status| match status.code() {
+                    Code::ResourceExhausted => Ok(None),
+                    _ => Err(status),
+                })
+        });
+        let mut client = auth.client.clone();
+        burst.spawn(async move {
+            let status = client
+                .log_in(LogInRequest {
+                    login: "ada".to_owned(),
+                    password: format!("guess-number-{call}"),
+                })
+                .await
+                .expect_err("a wrong guess");
+            Ok(Some(status))
+        });
+    }
+    let (mut evaluated, mut refused) = (0, 0);
+    while let Some(outcome) = burst.join_next().await {
+        let Some(status) = outcome.expect("the call task").expect("a sign-up") else {
+            continue;
+        };
+        match status.code() {
+            Code::Unauthenticated => evaluated += 1,
+            Code::ResourceExhausted => {
+                assert!(status.message().contains("being checked"), "{status:?}");
+                refused += 1;
+            }
+            _ => panic!("unexpected status: {status:?}"),
+        }
+    }
+    assert!(refused > 0, "no guess was refused for capacity");
+
+    // Only the evaluated guesses were failures: the network has the others left.
+    for _ in evaluated..free_guesses {
+        assert_eq!(
+            auth.try_log_in("ada", "difference-engine")
+                .await
+                .expect_err("a wrong password")
+                .code(),
+            Code::Unauthenticated
+        );
+    }
+    let throttled = auth
+        .try_log_in("ada", "analytical-engine")
+        .await
+        .expect_err("the network waits now");
+    assert!(
+        throttled.message().contains("too many failed log-ins"),
+        "{throttled:?}"
+    );
 }

@@ -8,5 +8,7 @@ mod admin;
 mod hashing;
 mod log_in;
 mod passwords;
+mod retention;
+mod revocations;
 mod roles;
 mod sessions;

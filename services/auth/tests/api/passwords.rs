@@ -13,7 +13,8 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use crate::support::{
-    ACCOUNT_LIMIT, TestAuth, evaluated_and_throttled, expect_code, slow_hashing_config, test_config,
+    FREE_FAILURES_PER_NETWORK, PASSWORD_CHANGE_LIMIT, TestAuth, evaluated_and_throttled,
+    expect_code, slow_hashing_config, test_config,
 };
 
 gigmesh_testing::on_sqlite_and_postgres!(
@@ -26,6 +27,7 @@ gigmesh_testing::on_sqlite_and_postgres!(
     concurrent_reset_requests_mail_once,
     failed_password_changes_are_throttled_until_the_window_ends,
     concurrent_wrong_password_changes_are_evaluated_at_most_the_limit,
+    a_reset_ends_every_throttle_of_the_account,
 );
 
 async fn refresh(auth: &mut TestAuth, refresh_token: &str) -> Result<(), Status> {
@@ -330,6 +332,8 @@ async fn failed_password_changes_are_throttled_until_the_window_ends(backend: Ba
     let config = Config {
         throttle: ThrottleConfig {
             window_seconds: window.as_secs(),
+            first_delay_seconds: 1,
+            max_delay_seconds: window.as_secs(),
             ..base.throttle.clone()
         },
         ..base
@@ -339,7 +343,7 @@ async fn failed_password_changes_are_throttled_until_the_window_ends(backend: Ba
         .await;
     let tokens = auth.log_in("ada", "analytical-engine").await;
 
-    for _ in 0..ACCOUNT_LIMIT {
+    for _ in 0..PASSWORD_CHANGE_LIMIT {
         let wrong = change_password(
             &mut auth,
             &tokens.access_token,
@@ -385,7 +389,7 @@ async fn concurrent_wrong_password_changes_are_evaluated_at_most_the_limit(backe
         .await;
     let tokens = auth.log_in("ada", "analytical-engine").await;
 
-    let attempts = 3 * ACCOUNT_LIMIT;
+    let attempts = 3 * PASSWORD_CHANGE_LIMIT;
     let mut guesses = tokio::task::JoinSet::new();
     for attempt in 0..attempts {
         let mut client = auth.client.clone();
@@ -400,7 +404,7 @@ async fn concurrent_wrong_password_changes_are_evaluated_at_most_the_limit(backe
     }
     let (evaluated, throttled) = evaluated_and_throttled(guesses, Code::InvalidArgument).await;
     assert!(
-        (1..=ACCOUNT_LIMIT).contains(&evaluated),
+        (1..=PASSWORD_CHANGE_LIMIT).contains(&evaluated),
         "{evaluated} of {attempts} concurrent guesses were evaluated"
     );
     assert_eq!(evaluated + throttled, attempts);
@@ -414,4 +418,60 @@ async fn concurrent_wrong_password_changes_are_evaluated_at_most_the_limit(backe
         .await,
         Code::ResourceExhausted,
     );
+}
+
+async fn a_reset_ends_every_throttle_of_the_account(backend: Backend) {
+    let mut auth = TestAuth::start(backend).await;
+    auth.sign_up_verified("ada@example.com", "ada", "analytical-engine")
+        .await;
+    let tokens = auth.log_in("ada", "analytical-engine").await;
+    for _ in 0..PASSWORD_CHANGE_LIMIT {
+        expect_code(
+            change_password(
+                &mut auth,
+                &tokens.access_token,
+                "not-my-password",
+                "difference-engine",
+            )
+            .await,
+            Code::InvalidArgument,
+        );
+    }
+    // Wrong current passwords are counted apart from failed log-ins.
+    auth.log_in("ada", "analytical-engine").await;
+    for _ in 0..FREE_FAILURES_PER_NETWORK {
+        expect_code(
+            auth.try_log_in("ada", "not-my-password").await,
+            Code::Unauthenticated,
+        );
+    }
+    expect_code(
+        auth.try_log_in("ada", "analytical-engine").await,
+        Code::ResourceExhausted,
+    );
+    expect_code(
+        change_password(
+            &mut auth,
+            &tokens.access_token,
+            "analytical-engine",
+            "difference-engine",
+        )
+        .await,
+        Code::ResourceExhausted,
+    );
+
+    request_reset(&mut auth, "ada@example.com").await;
+    let token = auth.reset_token("ada@example.com").await;
+    reset(&mut auth, &token, "difference-engine")
+        .await
+        .expect("reset");
+    let tokens = auth.log_in("ada", "difference-engine").await;
+    change_password(
+        &mut auth,
+        &tokens.access_token,
+        "difference-engine",
+        "analytical-engine",
+    )
+    .await
+    .expect("the password change count ended with the reset");
 }

@@ -2,10 +2,11 @@
 //! 127.0.0.1:0 with a fresh database and a fresh embedded event log, and drives its
 //! background loops one step at a time.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use gigmesh_auth::{Claims, Role, TokenVerifier};
-use gigmesh_auth_service::{App, Argon2Config, Config, ThrottleConfig};
+use gigmesh_auth_service::{App, Argon2Config, Config, MailTokenPublicKeyConfig, ThrottleConfig};
 use gigmesh_events::{Consumer, Envelope, PollOutcome, Relay};
 use gigmesh_proto::EventMessage;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
@@ -15,20 +16,51 @@ use gigmesh_proto::auth::{
 };
 use gigmesh_runtime::Service as _;
 use gigmesh_testing::{
-    Backend, EmittedEvents, TestDeps, TestServer, publish_envelope, publish_event,
+    Backend, EmittedEvents, TestDeps, TestMailTokenKeys, TestServer, publish_envelope,
+    publish_event,
 };
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt as _;
 
-/// Failed log-ins allowed per account in tests.
-pub const ACCOUNT_LIMIT: u32 = 3;
+/// Failed log-ins of an account from one network before its attempts from there wait.
+pub const FREE_FAILURES_PER_NETWORK: u32 = 3;
+/// The wait after the first failure beyond the free ones, seconds: long enough that no
+/// test outruns it, doubled after each further failure.
+pub const FIRST_DELAY_SECONDS: u64 = 30;
+/// The longest wait between attempts of an account from one network, seconds.
+pub const MAX_DELAY_SECONDS: u64 = 240;
+/// Failed log-ins allowed per account from all networks together in tests.
+pub const ACCOUNT_CEILING: u32 = 12;
 /// Failed log-ins allowed per client address in tests.
 pub const ADDRESS_LIMIT: u32 = 8;
+/// Wrong current passwords ChangePassword allows per account in tests.
+pub const PASSWORD_CHANGE_LIMIT: u32 = 3;
 
-/// Production settings, except cheap password hashing and small throttling limits.
+/// The key pair mailed tokens are sealed to in these tests: auth gets its public half, the
+/// tests open what auth sealed as notifications would.
+pub fn mail_token_keys() -> &'static TestMailTokenKeys {
+    static KEYS: OnceLock<TestMailTokenKeys> = OnceLock::new();
+    KEYS.get_or_init(|| TestMailTokenKeys::generate("test_key"))
+}
+
+/// Opens a token auth sealed into a mail event, as notifications does.
+pub fn open_mailed_token(key_id: &str, sealed: &[u8]) -> String {
+    let keys = mail_token_keys();
+    assert_eq!(key_id, keys.key_id, "sealed to the configured key");
+    keys.open(sealed)
+        .expect("a token sealed to the configured key")
+}
+
+/// Production settings, except cheap password hashing, small throttling limits and a test
+/// key to seal mailed tokens to.
 pub fn test_config() -> Config {
     Config {
+        mail_token_public_key: MailTokenPublicKeyConfig {
+            key_id: mail_token_keys().key_id.clone(),
+            public_key: mail_token_keys().public_key_base64(),
+            ..MailTokenPublicKeyConfig::default()
+        },
         argon2: Argon2Config {
             memory_kib: 64,
             iterations: 1,
@@ -37,15 +69,20 @@ pub fn test_config() -> Config {
         },
         throttle: ThrottleConfig {
             window_seconds: 900,
-            max_failures_per_account: ACCOUNT_LIMIT,
             max_failures_per_address: ADDRESS_LIMIT,
+            free_failures_per_network: FREE_FAILURES_PER_NETWORK,
+            first_delay_seconds: FIRST_DELAY_SECONDS,
+            max_delay_seconds: MAX_DELAY_SECONDS,
+            max_failures_per_account: ACCOUNT_CEILING,
+            known_network_ttl_seconds: 30 * 24 * 60 * 60,
+            max_failed_password_changes: PASSWORD_CHANGE_LIMIT,
         },
         ..Config::default()
     }
 }
 
 /// [`test_config`] with hashing slow enough that concurrent calls overlap, room for all of
-/// them to hash, and no per-address limit in the way of per-account throttling.
+/// them to hash, and no per-address limit in the way of the per-account throttles.
 pub fn slow_hashing_config() -> Config {
     let base = test_config();
     Config {
@@ -103,6 +140,11 @@ impl TestAuth {
         }
     }
 
+    /// The service's database.
+    pub fn db(&self) -> &gigmesh_db::Db {
+        self.deps.db()
+    }
+
     /// Another `App` on the same database and bus, as a restarted or second replica.
     pub async fn second_app(&self, config: Config) -> App {
         build_app(&self.deps, config).await
@@ -125,26 +167,28 @@ impl TestAuth {
             .collect()
     }
 
-    /// The token of the newest verification mail for `email`.
+    /// The token of the newest verification mail for `email`, opened as the mailer would.
     pub async fn verification_token(&mut self, email: &str) -> String {
-        self.events_of::<EmailVerificationRequested>()
+        let event = self
+            .events_of::<EmailVerificationRequested>()
             .await
             .into_iter()
             .rev()
             .find(|event| event.email == email)
-            .unwrap_or_else(|| panic!("no verification mail for {email}"))
-            .token
+            .unwrap_or_else(|| panic!("no verification mail for {email}"));
+        open_mailed_token(&event.token_key_id, &event.sealed_token)
     }
 
-    /// The token of the newest reset mail for `email`.
+    /// The token of the newest reset mail for `email`, opened as the mailer would.
     pub async fn reset_token(&mut self, email: &str) -> String {
-        self.events_of::<PasswordResetRequested>()
+        let event = self
+            .events_of::<PasswordResetRequested>()
             .await
             .into_iter()
             .rev()
             .find(|event| event.email == email)
-            .unwrap_or_else(|| panic!("no password reset mail for {email}"))
-            .token
+            .unwrap_or_else(|| panic!("no password reset mail for {email}"));
+        open_mailed_token(&event.token_key_id, &event.sealed_token)
     }
 
     /// Publishes an event on `gigmesh.users.v1` as the users service would, and lets the
@@ -228,18 +272,8 @@ impl TestAuth {
         address: &str,
         user_agent: &str,
     ) -> Result<LogInResponse, Status> {
-        let mut request = Request::new(LogInRequest {
-            login: login.to_owned(),
-            password: password.to_owned(),
-        });
-        request
-            .metadata_mut()
-            .insert("x-forwarded-for", address.parse().expect("header value"));
-        request
-            .metadata_mut()
-            .insert("user-agent", user_agent.parse().expect("header value"));
         self.client
-            .log_in(request)
+            .log_in(log_in_request_from(login, password, address, user_agent))
             .await
             .map(tonic::Response::into_inner)
     }
@@ -285,6 +319,26 @@ impl TestAuth {
             .await
             .expect("a valid access token")
     }
+}
+
+/// A LogIn request from `address` (as the gateway reports it) with `user_agent`.
+pub fn log_in_request_from(
+    login: &str,
+    password: &str,
+    address: &str,
+    user_agent: &str,
+) -> Request<LogInRequest> {
+    let mut request = Request::new(LogInRequest {
+        login: login.to_owned(),
+        password: password.to_owned(),
+    });
+    request
+        .metadata_mut()
+        .insert("x-forwarded-for", address.parse().expect("header value"));
+    request
+        .metadata_mut()
+        .insert("user-agent", user_agent.parse().expect("header value"));
+    request
 }
 
 async fn build_app(deps: &TestDeps, config: Config) -> App {

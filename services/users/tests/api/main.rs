@@ -10,5 +10,6 @@ mod access;
 mod profile_updates;
 mod public_profiles;
 mod registration;
+mod revoked_sessions;
 mod sellers;
 mod suspension;

@@ -28,7 +28,7 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 /// How long one consumer step waits for a record.
-const STEP_WAIT: Duration = Duration::from_millis(300);
+pub const STEP_WAIT: Duration = Duration::from_millis(300);
 
 /// A running user service, the deps it was built from, and a client.
 pub struct TestUsers {
