@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use gigmesh_proto::auth;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
+use gigmesh_types::escape_html;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt as _;
@@ -113,7 +114,7 @@ impl MailPages {
                     "Email address verified",
                     format!(
                         "<p>Thank you: <strong>{}</strong> is verified. You can sign in now.</p>",
-                        escape(&email)
+                        escape_html(&email)
                     ),
                 )
             }
@@ -305,7 +306,7 @@ fn reset_form_page(status: StatusCode, token: &str, problem: Option<&str>) -> Pa
         .map(|problem| {
             format!(
                 "<p class=\"problem\" role=\"alert\">{}</p>",
-                escape(problem)
+                escape_html(problem)
             )
         })
         .unwrap_or_default();
@@ -322,7 +323,7 @@ fn reset_form_page(status: StatusCode, token: &str, problem: Option<&str>) -> Pa
              <input type=\"password\" id=\"confirm_password\" name=\"confirm_password\" \
              autocomplete=\"new-password\" required>\
              <button type=\"submit\">Set the new password</button></form>",
-            token = escape(token),
+            token = escape_html(token),
         ),
     )
 }
@@ -426,7 +427,7 @@ impl Page {
             format!(
                 "<p>This {} link has no token. Open the link from the mail as it is, or copy \
                  all of it into the address bar.</p>",
-                escape(what)
+                escape_html(what)
             ),
         )
     }
@@ -449,12 +450,12 @@ impl Page {
             (Code::InvalidArgument, Some(problem)) => {
                 format!(
                     "<p>The link {}.</p><p>{}</p>",
-                    escape(&problem),
-                    escape(hint)
+                    escape_html(&problem),
+                    escape_html(hint)
                 )
             }
             (Code::InvalidArgument | Code::FailedPrecondition | Code::ResourceExhausted, _) => {
-                format!("<p>{}</p>", escape(status.message()))
+                format!("<p>{}</p>", escape_html(status.message()))
             }
             (Code::Unavailable | Code::DeadlineExceeded, _) => {
                 "<p>The service is busy or down right now. Try the link again in a minute.</p>"
@@ -474,7 +475,7 @@ impl Page {
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>{title} · gigmesh</title><style>{STYLE}</style></head>\
              <body><main><h1>{title}</h1>{body}</main></body></html>",
-            title = escape(self.title),
+            title = escape_html(self.title),
             body = self.body,
         );
         let mut response = http::Response::new(Body::new(html));
@@ -505,22 +506,6 @@ impl Page {
     }
 }
 
-/// `text` safe to place in HTML text and in quoted attribute values.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,7 +513,7 @@ mod tests {
     #[test]
     fn escapes_markup_and_quotes() {
         assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
+            escape_html(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
     }

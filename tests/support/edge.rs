@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 use tokio_rustls::rustls;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
-use super::mesh::{free_port, log_file, terminate};
+use super::mesh::{free_port, log_file, serving, terminate};
 
 /// The name the edge certificate carries, and the clients expect.
 pub const EDGE_SERVER_NAME: &str = "localhost";
@@ -213,18 +213,9 @@ impl Envoy {
                     .expect("url")
                     .tls_config(tls.grpc_client_config())
                 && let Ok(channel) = endpoint.connect().await
+                && serving(channel).await
             {
-                let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-                if let Ok(response) = health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    && response.into_inner().status
-                        == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-                {
-                    return;
-                }
+                return;
             }
             assert!(
                 Instant::now() < deadline,

@@ -43,6 +43,23 @@ pub fn gigmesh(arguments: &[&str]) -> Command {
     command
 }
 
+/// Whether gRPC health over `channel` answers SERVING (for the whole server).
+pub async fn serving(channel: tonic::transport::Channel) -> bool {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    match health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+    {
+        Ok(response) => {
+            response.into_inner().status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        }
+        Err(_) => false,
+    }
+}
+
 /// Waits until `address` answers gRPC health with SERVING.
 pub async fn wait_until_serving(address: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -54,18 +71,9 @@ pub async fn wait_until_serving(address: SocketAddr, child: &mut Child) {
             .expect("url")
             .connect()
             .await
+            && serving(channel).await
         {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-            if let Ok(response) = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                && response.into_inner().status
-                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            {
-                return;
-            }
+            return;
         }
         assert!(Instant::now() < deadline, "{address} never became SERVING");
         tokio::time::sleep(Duration::from_millis(100)).await;

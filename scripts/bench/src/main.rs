@@ -26,6 +26,7 @@
 
 mod measure;
 mod mesh;
+mod process;
 mod report;
 mod search;
 mod search_corpus;

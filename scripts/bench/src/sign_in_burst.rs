@@ -11,10 +11,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,13 +28,13 @@ use gigmesh_proto::auth::{
 };
 use gigmesh_testing::TestMailTokenKeys;
 use tempfile::TempDir;
-use tokio::process::{Child, Command};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
+use crate::process::{self, GigmeshProcess, free_port, gigmesh_command};
 use crate::report::Machine;
 use crate::stats::{Latencies, Summary};
 
@@ -158,13 +157,13 @@ struct Memory {
 async fn run_one(settings: &BurstSettings, bound: Bound) -> anyhow::Result<BurstRun> {
     let mut auth = AuthProcess::start(&settings.gigmesh_bin, &bound).await?;
     let outcome = measure(settings, &auth, bound).await;
-    let stopped = auth.stop().await;
+    let stopped = auth.process.stop().await;
     match outcome {
         Ok(run) => {
             stopped?;
             Ok(run)
         }
-        Err(error) => Err(error.context(format!("auth's log:\n{}", auth.log_tail()))),
+        Err(error) => Err(error.context(format!("auth's log:\n{}", auth.process.log_tail()))),
     }
 }
 
@@ -173,8 +172,8 @@ async fn measure(
     auth: &AuthProcess,
     bound: Bound,
 ) -> anyhow::Result<BurstRun> {
-    let at_start = read_status(auth.pid)?.rss_kib;
-    let prober = connect(auth.address).await?;
+    let at_start = read_status(auth.process.pid)?.rss_kib;
+    let prober = connect(auth.process.address).await?;
     eprintln!("  seeding {} accounts", settings.accounts);
     let usernames: Vec<String> = (0..settings.accounts)
         .map(|index| format!("bench_user_{index}"))
@@ -187,11 +186,11 @@ async fn measure(
 
     let mut clients = Vec::with_capacity(settings.connections.max(1));
     for _ in 0..settings.connections.max(1) {
-        clients.push(connect(auth.address).await?);
+        clients.push(connect(auth.process.address).await?);
     }
 
     let sampler_stop = CancellationToken::new();
-    let sampler = tokio::spawn(sample_rss(auth.pid, sampler_stop.clone()));
+    let sampler = tokio::spawn(sample_rss(auth.process.pid, sampler_stop.clone()));
 
     eprintln!("  idle: GetJwks and RefreshToken for {:?}", settings.idle);
     let idle_stop = CancellationToken::new();
@@ -200,7 +199,7 @@ async fn measure(
     idle_stop.cancel();
     let (idle, refresh_token) = idle_probes.await.context("the idle probe failed")??;
 
-    let before = read_status(auth.pid)?.rss_kib;
+    let before = read_status(auth.process.pid)?.rss_kib;
     let burst_started_at = sampler_elapsed_marker();
     eprintln!("  burst: {} calls at once", settings.sign_ins);
     let during_stop = CancellationToken::new();
@@ -210,9 +209,9 @@ async fn measure(
     let burst_elapsed = started.elapsed();
     during_stop.cancel();
     let (during, _) = during_probes.await.context("the burst probe failed")??;
-    let high_water = read_status(auth.pid)?.high_water_kib;
+    let high_water = read_status(auth.process.pid)?.high_water_kib;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = read_status(auth.pid)?.rss_kib;
+    let after = read_status(auth.process.pid)?.rss_kib;
     sampler_stop.cancel();
     let samples = sampler.await.context("the RSS sampler failed")?;
     let during_burst: Vec<u64> = samples
@@ -249,12 +248,10 @@ fn clock_origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
-/// `gigmesh serve auth` as a child process that is killed when dropped.
+/// `gigmesh serve auth` as a child process that is killed when dropped, with its database
+/// and event log in a temporary directory.
 struct AuthProcess {
-    child: Child,
-    pid: u32,
-    address: SocketAddr,
-    log: PathBuf,
+    process: GigmeshProcess,
     data_dir: TempDir,
     /// The key pair auth seals mailed tokens to; the benchmark opens them as the mailer does.
     mail_token_keys: TestMailTokenKeys,
@@ -265,15 +262,8 @@ impl AuthProcess {
         let data_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
         let address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let log = data_dir.path().join("auth.log");
         let mail_token_keys = TestMailTokenKeys::generate("bench");
-        let mut command = Command::new(gigmesh_bin);
-        command.args(["serve", "auth"]).env_remove("GIGMESH_CONFIG");
-        for (name, _) in std::env::vars() {
-            if name.starts_with("GIGMESH__") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = gigmesh_command(gigmesh_bin, &["serve", "auth"]);
         command
             .env("GIGMESH__AUTH__LISTEN", address.to_string())
             .env(
@@ -307,61 +297,15 @@ impl AuthProcess {
                 queued.to_string(),
             );
         }
-        let log_file = std::fs::File::create(&log).context("cannot create auth's log file")?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", gigmesh_bin.display()))?;
-        let pid = child.id().context("auth exited at once")?;
-        let mut auth = Self {
-            child,
-            pid,
-            address,
-            log,
+        let log = data_dir.path().join("auth.log");
+        let process =
+            GigmeshProcess::start("gigmesh serve auth", command, address, log, START_TIMEOUT)
+                .await?;
+        Ok(Self {
+            process,
             data_dir,
             mail_token_keys,
-        };
-        if let Err(error) = auth.wait_until_answering().await {
-            return Err(error.context(format!("auth's log:\n{}", auth.log_tail())));
-        }
-        Ok(auth)
-    }
-
-    /// Waits until `GetJwks` answers.
-    async fn wait_until_answering(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!("gigmesh serve auth exited early with {status}");
-            }
-            if let Ok(mut client) = connect(self.address).await
-                && client.get_jwks(GetJwksRequest {}).await.is_ok()
-            {
-                return Ok(());
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "auth did not answer within {START_TIMEOUT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        const LINES: usize = 40;
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(LINES)..].join("\n")
-    }
-
-    /// Kills the process and waits for it to exit.
-    async fn stop(&mut self) -> anyhow::Result<()> {
-        self.child.start_kill().ok();
-        self.child.wait().await.context("cannot wait for auth")?;
-        Ok(())
+        })
     }
 }
 
@@ -369,22 +313,9 @@ fn bus_path(data_dir: &Path) -> PathBuf {
     data_dir.join("bus.db")
 }
 
-/// A free port on 127.0.0.1 (bound, then released for the child to take).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(StdTcpListener::bind("127.0.0.1:0")
-        .context("cannot listen on 127.0.0.1")?
-        .local_addr()?
-        .port())
-}
-
 /// A client on its own HTTP/2 connection.
 async fn connect(address: SocketAddr) -> anyhow::Result<AuthServiceClient<Channel>> {
-    let channel = Endpoint::from_shared(format!("http://{address}"))?
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to auth at {address}"))?;
-    Ok(AuthServiceClient::new(channel))
+    Ok(AuthServiceClient::new(process::connect(address).await?))
 }
 
 fn email_of(username: &str) -> String {

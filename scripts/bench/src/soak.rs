@@ -5,9 +5,8 @@
 //! metrics label sets, spans that never close) shows as a slope after the warm-up.
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,15 +14,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use gigmesh_proto::{auth, gigs, search, types, users};
 use tempfile::TempDir;
-use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use auth::auth_service_client::AuthServiceClient;
 use gigs::gig_service_client::GigServiceClient;
 use search::search_service_client::SearchServiceClient;
 use users::user_service_client::UserServiceClient;
+
+use crate::process::{GigmeshProcess, connect, free_port, gigmesh_command};
 
 /// How long `gigmesh dev` may take to answer after it starts.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -95,10 +95,10 @@ impl Counters {
 pub async fn run(settings: &SoakSettings) -> anyhow::Result<String> {
     let mut dev = DevProcess::start(&settings.gigmesh_bin).await?;
     let started = Instant::now();
-    let rss_at_start = read_rss_kib(dev.pid)?;
-    let gig_ids = match prepare(dev.gateway).await {
+    let rss_at_start = read_rss_kib(dev.process.pid)?;
+    let gig_ids = match prepare(dev.process.address).await {
         Ok(ids) => ids,
-        Err(error) => return Err(error.context(format!("dev's log:\n{}", dev.log_tail()))),
+        Err(error) => return Err(error.context(format!("dev's log:\n{}", dev.process.log_tail()))),
     };
     eprintln!(
         "{} gigs published; {} workers for {:?}, RSS every {:?}",
@@ -114,7 +114,7 @@ pub async fn run(settings: &SoakSettings) -> anyhow::Result<String> {
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..settings.workers {
         workers.spawn(traffic(
-            dev.gateway,
+            dev.process.address,
             worker,
             gig_ids.clone(),
             counters.clone(),
@@ -128,11 +128,14 @@ pub async fn run(settings: &SoakSettings) -> anyhow::Result<String> {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while traffic_started.elapsed() < settings.duration {
         ticks.tick().await;
-        if let Some(status) = dev.child.try_wait()? {
-            anyhow::bail!("gigmesh dev exited with {status}:\n{}", dev.log_tail());
+        if let Some(status) = dev.process.exited()? {
+            anyhow::bail!(
+                "gigmesh dev exited with {status}:\n{}",
+                dev.process.log_tail()
+            );
         }
         let elapsed = traffic_started.elapsed();
-        let rss = read_rss_kib(dev.pid)?;
+        let rss = read_rss_kib(dev.process.pid)?;
         samples.push((elapsed, rss));
         if samples.len().is_multiple_of(12) {
             eprintln!("{:>4} s: RSS {:.1} MiB", elapsed.as_secs(), mib(rss));
@@ -142,9 +145,9 @@ pub async fn run(settings: &SoakSettings) -> anyhow::Result<String> {
     while let Some(result) = workers.join_next().await {
         result.context("a traffic worker panicked")?;
     }
-    let rss_at_end = read_rss_kib(dev.pid)?;
-    let high_water = read_status_field(dev.pid, "VmHWM:")?;
-    dev.stop().await?;
+    let rss_at_end = read_rss_kib(dev.process.pid)?;
+    let high_water = read_status_field(dev.process.pid, "VmHWM:")?;
+    dev.process.stop().await?;
 
     Ok(render(
         settings,
@@ -442,19 +445,9 @@ fn signed<T>(message: T, access_token: &str) -> anyhow::Result<Request<T>> {
     Ok(request)
 }
 
-async fn connect(address: SocketAddr) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(format!("http://{address}"))?
-        .tcp_nodelay(true)
-        .connect()
-        .await?)
-}
-
-/// `gigmesh dev` as its own process, killed on drop.
+/// `gigmesh dev` as its own process, killed on drop, with its data in a temporary directory.
 struct DevProcess {
-    child: Child,
-    pid: u32,
-    gateway: SocketAddr,
-    log: PathBuf,
+    process: GigmeshProcess,
     _data_dir: TempDir,
 }
 
@@ -463,20 +456,17 @@ impl DevProcess {
         let data_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
         let gateway = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let log = data_dir.path().join("dev.log");
-        let mut command = Command::new(gigmesh_bin);
-        command
-            .arg("dev")
-            .arg("--data-dir")
-            .arg(data_dir.path().join("data"))
-            .arg("--listen")
-            .arg(gateway.to_string())
-            .env_remove("GIGMESH_CONFIG");
-        for (name, _) in std::env::vars() {
-            if name.starts_with("GIGMESH__") {
-                command.env_remove(name);
-            }
-        }
+        let data = data_dir.path().join("data");
+        let mut command = gigmesh_command(
+            gigmesh_bin,
+            &[
+                "dev",
+                "--data-dir",
+                data.to_str().context("the data dir is not UTF-8")?,
+                "--listen",
+                &gateway.to_string(),
+            ],
+        );
         // Every call comes from 127.0.0.1: the per-address limits would refuse the mix.
         command
             .env("GIGMESH__TELEMETRY__METRICS_LISTEN", metrics.to_string())
@@ -487,72 +477,14 @@ impl DevProcess {
                 "GIGMESH__AUTH__SETTINGS__THROTTLE__MAX_FAILURES_PER_ADDRESS",
                 "1000000000",
             );
-        let log_file = std::fs::File::create(&log).context("cannot create dev's log file")?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", gigmesh_bin.display()))?;
-        let pid = child.id().context("gigmesh dev exited at once")?;
-        let mut dev = Self {
-            child,
-            pid,
-            gateway,
-            log,
+        let log = data_dir.path().join("dev.log");
+        let process =
+            GigmeshProcess::start("gigmesh dev", command, gateway, log, START_TIMEOUT).await?;
+        Ok(Self {
+            process,
             _data_dir: data_dir,
-        };
-        if let Err(error) = dev.wait_until_answering().await {
-            return Err(error.context(format!("dev's log:\n{}", dev.log_tail())));
-        }
-        Ok(dev)
+        })
     }
-
-    async fn wait_until_answering(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!("gigmesh dev exited early with {status}");
-            }
-            if let Ok(channel) = connect(self.gateway).await
-                && AuthServiceClient::new(channel)
-                    .get_jwks(auth::GetJwksRequest {})
-                    .await
-                    .is_ok()
-            {
-                return Ok(());
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "gigmesh dev did not answer within {START_TIMEOUT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        const LINES: usize = 40;
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(LINES)..].join("\n")
-    }
-
-    async fn stop(&mut self) -> anyhow::Result<()> {
-        self.child.start_kill().ok();
-        self.child
-            .wait()
-            .await
-            .context("cannot wait for gigmesh dev")?;
-        Ok(())
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(StdTcpListener::bind("127.0.0.1:0")
-        .context("cannot listen on 127.0.0.1")?
-        .local_addr()?
-        .port())
 }
 
 fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use gigmesh_types::Email;
+use gigmesh_types::{Email, escape_html};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -199,22 +199,6 @@ pub fn password_changed_mail(web_app: &WebApp, recipient: Email, changed_at_mill
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(raw: &str) -> String {
-    let mut escaped = String::with_capacity(raw.len());
-    for character in raw.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
 /// `2026-11-05 14:03 UTC`.
 fn format_utc(millis: i64) -> String {
     let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -271,14 +255,6 @@ mod tests {
         assert_eq!(
             web_app.link("forgot-password"),
             "https://app.gigmesh.test/forgot-password"
-        );
-    }
-
-    #[test]
-    fn html_escaping_covers_markup_and_quotes() {
-        assert_eq!(
-            escape_html(r#"<a href="x">Tom & 'Jerry'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
         );
     }
 
