@@ -3,7 +3,7 @@
 # directory, a free port on 127.0.0.1, nobody scraping its metrics) and sends it 10 minutes of
 # mixed traffic through the gateway from 4 clients: sign-ins and refreshes, profile reads and
 # updates, gig searches and reads, saving and unsaving gigs. Reads the process's VmRSS from
-# /proc every 5 s and reports it after the warm-up (1 minute), at the end, and its slope. The
+# /proc every 5 s and reports it after the warm-up (3 minutes), at the end (10 minutes later), and its slope. The
 # report is Markdown on stdout; progress goes to stderr.
 # Options (see --help): --seconds, --warmup-seconds, --sample-seconds, --workers, --gigmesh-bin.
 set -euo pipefail

@@ -73,11 +73,12 @@ enum Command {
 
 #[derive(Args)]
 struct SoakOptions {
-    /// Seconds of traffic.
-    #[arg(long, default_value_t = 600)]
+    /// Seconds of traffic: the warm-up, then ten minutes.
+    #[arg(long, default_value_t = 780)]
     seconds: u64,
-    /// Seconds of traffic before the RSS counts as warmed up.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds of traffic before the RSS counts as warmed up (the SQLite page caches take
+    /// about three minutes to fill).
+    #[arg(long, default_value_t = 180)]
     warmup_seconds: u64,
     /// Seconds between RSS samples.
     #[arg(long, default_value_t = 5)]
