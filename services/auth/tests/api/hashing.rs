@@ -22,6 +22,15 @@ const CALLS_OF_EACH_KIND: usize = 8;
 
 /// One hash at a time and one waiting, each slow enough that a burst finds them busy, and
 /// no throttling of failed log-ins to tell apart from the hashing limit.
+/// The sign-up of the burst's `call`-th new account: each one hashes a password.
+fn sign_up_request(call: impl std::fmt::Display) -> SignUpRequest {
+    SignUpRequest {
+        email: format!("user{call}@example.com"),
+        username: format!("user{call}"),
+        password: "analytical-engine".to_owned(),
+    }
+}
+
 fn one_hash_at_a_time() -> Config {
     let base = test_config();
     Config {
@@ -47,16 +56,7 @@ async fn hashing_beyond_its_queue_is_refused_with_a_retry_hint(backend: Backend)
     let mut burst = JoinSet::new();
     for call in 0..CALLS_OF_EACH_KIND {
         let mut client = auth.client.clone();
-        burst.spawn(async move {
-            client
-                .sign_up(SignUpRequest {
-                    email: format!("user{call}@example.com"),
-                    username: format!("user{call}"),
-                    password: "analytical-engine".to_owned(),
-                })
-                .await
-                .map(drop)
-        });
+        burst.spawn(async move { client.sign_up(sign_up_request(call)).await.map(drop) });
         let mut client = auth.client.clone();
         burst.spawn(async move {
             client
@@ -129,11 +129,7 @@ async fn a_guess_refused_for_capacity_is_no_failure(backend: Backend) {
         let mut client = auth.client.clone();
         burst.spawn(async move {
             client
-                .sign_up(SignUpRequest {
-                    email: format!("user{call}@example.com"),
-                    username: format!("user{call}"),
-                    password: "analytical-engine".to_owned(),
-                })
+                .sign_up(sign_up_request(call))
                 .await
                 .map(|_| None)
                 .or_else(|status| match status.code() {

@@ -19,6 +19,7 @@ use crate::support::STEP_WAIT;
 gigmesh_testing::on_sqlite_and_postgres!(
     tokens_of_revoked_sessions_are_refused_by_every_replica,
     revocations_are_forgotten_once_their_tokens_expired,
+    a_revocation_without_expiry_is_kept_and_a_broken_one_is_dead_lettered,
 );
 
 /// One replica of the service: its deps (with its own set of revoked sessions) and a client.
@@ -161,4 +162,46 @@ async fn revocations_are_forgotten_once_their_tokens_expired(backend: Backend) {
         .await
         .expect("count");
     assert_eq!(stored, 1, "the expired revocation's row is deleted");
+}
+
+async fn a_revocation_without_expiry_is_kept_and_a_broken_one_is_dead_lettered(backend: Backend) {
+    let test = TestDeps::new(backend).await;
+    let mut replica = Replica::start(&test).await;
+    let ada = registered(&test, &replica).await;
+    let without_expiry = SessionsRevoked {
+        user_id: ada.user_id.clone(),
+        session_ids: vec![ada.session_id.clone()],
+        expire_time: None,
+    };
+    publish_event(&test.bus(), &ada.user_id, &without_expiry).await;
+    // The same type id over bytes that are no SessionsRevoked.
+    let mut broken = gigmesh_events::new_envelope(&ada.user_id, &without_expiry);
+    broken.payload = vec![0xff, 0xff, 0xff];
+    gigmesh_testing::publish_envelope(&test.bus(), gigmesh_proto::auth::TOPIC, &broken).await;
+    let mut consumer = replica
+        .deps
+        .revoked_sessions_consumer("users")
+        .subscribe()
+        .await
+        .expect("subscribe");
+    let outcomes = consumer.drain(STEP_WAIT).await.expect("poll");
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            // The registration first: not this consumer's, skipped as handled.
+            [
+                ..,
+                gigmesh_events::PollOutcome::Handled { .. },
+                gigmesh_events::PollOutcome::DeadLettered { .. }
+            ]
+        ),
+        "{outcomes:?}"
+    );
+
+    // Kept (a day, longer than any token) and refused, also after a load.
+    assert_eq!(replica.deps.load_revoked_sessions().await.expect("load"), 1);
+    assert_eq!(
+        replica.my_profile_code(&ada.token).await,
+        Code::Unauthenticated
+    );
 }
