@@ -14,19 +14,24 @@
 //! surfaces client bugs instead of hiding them. A method that declares no access policy is
 //! refused (`PERMISSION_DENIED`); an unknown service or method is `UNIMPLEMENTED`.
 //!
-//! Besides gRPC, the gateway answers the few HTML pages that the links of gigmesh's mails
-//! open (verifying an address, resetting a password), for when no web app takes them over.
+//! Besides gRPC, the gateway answers a few HTTP routes: the HTML pages that the links of
+//! gigmesh's mails open (verifying an address, resetting a password), for when no web app
+//! takes them over; the sandbox payment provider's checkout page; and the payment
+//! provider's webhooks (`POST /webhooks/stripe`), handed to payments as received.
 
+mod checkout_page;
 mod client_address;
 mod config;
 mod mail_pages;
 mod message_size;
+mod pages;
 mod policy;
 mod rate_limit;
 mod resolve;
 mod server;
 mod service;
 mod upstream;
+mod webhooks;
 
 pub use config::GatewayConfig;
 pub use resolve::{DnsResolver, RefreshOutcome, ResolveAddresses, UpstreamDiscovery};

@@ -23,6 +23,7 @@ use tonic::transport::server::TcpConnectInfo;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::checkout_page::{CheckoutPage, SANDBOX_CHECKOUT_PATH};
 use crate::client_address::ClientAddressResolver;
 use crate::config::GatewayConfig;
 use crate::mail_pages::{MailPages, is_mail_page};
@@ -30,6 +31,7 @@ use crate::policy::read_policies;
 use crate::rate_limit::ClientRateLimiter;
 use crate::service::{GatewayService, GatewayState, MethodRoute, REQUEST_ID};
 use crate::upstream::{Upstream, UpstreamService};
+use crate::webhooks::{STRIPE_WEBHOOK_PATH, Webhooks};
 
 /// How often idle clients are dropped from the rate limiter.
 const RATE_LIMITER_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
@@ -172,7 +174,7 @@ impl Gateway {
         //    and the message size cap while the body streams to the upstream.
         let gateway_service = GatewayService::new(self.state.clone(), local_routes);
         let service = Entry {
-            pages: MailPages::new(UpstreamService::new(gateway_service.clone())),
+            http_routes: HttpRoutes::new(UpstreamService::new(gateway_service.clone())),
             grpc: ServiceBuilder::new()
                 .layer(cors)
                 .layer(tonic_web::GrpcWebLayer::new())
@@ -264,10 +266,47 @@ impl Gateway {
     }
 }
 
-/// The first stop of every request: a mail page, or gRPC.
+/// The gateway's few HTTP routes, which are not gRPC: the pages that mails link to, the
+/// sandbox's checkout page and the payment provider's webhooks. Each calls its service
+/// through `grpc`, the gateway's own gRPC handling.
+#[derive(Clone)]
+struct HttpRoutes {
+    mail_pages: MailPages,
+    checkout_page: CheckoutPage,
+    webhooks: Webhooks,
+}
+
+impl HttpRoutes {
+    fn new(grpc: UpstreamService) -> Self {
+        Self {
+            mail_pages: MailPages::new(grpc.clone()),
+            checkout_page: CheckoutPage::new(grpc.clone()),
+            webhooks: Webhooks::new(grpc),
+        }
+    }
+
+    /// Whether `path` is one of the routes.
+    fn matches(path: &str) -> bool {
+        is_mail_page(path) || path == SANDBOX_CHECKOUT_PATH || path == STRIPE_WEBHOOK_PATH
+    }
+
+    /// Answers `request`, whose path [`HttpRoutes::matches`].
+    async fn answer(self, request: http::Request<hyper::body::Incoming>) -> http::Response<Body> {
+        let path = request.uri().path();
+        if path == SANDBOX_CHECKOUT_PATH {
+            self.checkout_page.answer(request).await
+        } else if path == STRIPE_WEBHOOK_PATH {
+            self.webhooks.answer(request).await
+        } else {
+            self.mail_pages.answer(request).await
+        }
+    }
+}
+
+/// The first stop of every request: one of the HTTP routes, or gRPC.
 #[derive(Clone)]
 struct Entry<G> {
-    pages: MailPages,
+    http_routes: HttpRoutes,
     grpc: G,
 }
 
@@ -292,9 +331,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
-        if is_mail_page(request.uri().path()) {
-            let pages = self.pages.clone();
-            return Box::pin(async move { Ok(pages.answer(request).await) });
+        if HttpRoutes::matches(request.uri().path()) {
+            let routes = self.http_routes.clone();
+            return Box::pin(async move { Ok(routes.answer(request).await) });
         }
         Box::pin(self.grpc.clone().oneshot(request))
     }

@@ -104,6 +104,32 @@ pub mod gigmesh {
             );
         }
     }
+    pub mod orders {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.orders.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.orders.v1":
+                OrderChanged,
+            );
+        }
+    }
+    pub mod payments {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.payments.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.payments.v1":
+                PaymentSucceeded,
+                PaymentFailed,
+                RefundIssued,
+                InvoiceIssued,
+                FundsCleared,
+                WithdrawalSent,
+                WithdrawalFailed,
+            );
+        }
+    }
     pub mod search {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.search.v1.rs"));
@@ -125,6 +151,8 @@ pub use gigmesh::api::v1 as api;
 pub use gigmesh::auth::v1 as auth;
 pub use gigmesh::events::v1 as events;
 pub use gigmesh::gigs::v1 as gigs;
+pub use gigmesh::orders::v1 as orders;
+pub use gigmesh::payments::v1 as payments;
 pub use gigmesh::reviews::v1 as reviews;
 pub use gigmesh::search::v1 as search;
 pub use gigmesh::types::v1 as types;

@@ -15,4 +15,5 @@ mod health_and_reflection;
 mod lifecycle;
 mod limits;
 mod mail_pages;
+mod payment_routes;
 mod routing;

@@ -55,8 +55,8 @@ async fn unknown_methods_and_services_are_unimplemented() {
             "gigmesh.auth.v1.AuthService has no method Nope",
         ),
         (
-            "/gigmesh.orders.v1.OrderService/PlaceOrder",
-            "unknown service gigmesh.orders.v1.OrderService",
+            "/gigmesh.barter.v1.BarterService/Swap",
+            "unknown service gigmesh.barter.v1.BarterService",
         ),
         ("/not-grpc", "unknown service unknown"),
         (

@@ -20,4 +20,4 @@ pub use money::{Currency, Money, MoneyError};
 pub use network::client_network;
 pub use page::{PageSize, PageToken};
 pub use text::{HttpsUrl, Lines, MAX_URL_CHARS, escape_html, parse_text};
-pub use time::{millis_from_timestamp, now_millis, timestamp_from_millis};
+pub use time::{Clock, ManualClock, millis_from_timestamp, now_millis, timestamp_from_millis};
