@@ -1,5 +1,6 @@
-//! Assembly of the notification service: the configured mailer, the sender address and the
-//! consumer of auth's events, built from the service's ports.
+//! Assembly of the notification service: the configured mailer, the sender address, the
+//! consumer of auth's events and the consumer of orders', payments' and users' events, built
+//! from the service's ports.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,12 +16,14 @@ use crate::domain::WebApp;
 use crate::events::{AuthEventsHandler, CONSUMER_NAME};
 use crate::mail_token::MailTokenKeys;
 use crate::mailer::{Mailer, mailer_from_config};
+use crate::order_events::{ORDER_EVENTS_CONSUMER_NAME, ORDER_EVENTS_TOPICS, OrderEventsHandler};
 use crate::store::{self, SentMail};
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
 
-/// The notification service: consumes auth's events and sends the mails they ask for.
+/// The notification service: consumes auth's, orders', payments' and users' events and
+/// sends the mails they ask for.
 #[derive(Clone)]
 pub struct App {
     deps: ServiceDeps,
@@ -28,6 +31,7 @@ pub struct App {
     sender: Mailbox,
     web_app: WebApp,
     mail_token_keys: MailTokenKeys,
+    order_events_max_attempts: u32,
 }
 
 #[async_trait::async_trait]
@@ -39,7 +43,12 @@ impl Service for App {
         summary: "Email and notifications.",
         grpc_services: &[],
         produces: &[],
-        consumes: &[gigmesh_proto::auth::TOPIC],
+        consumes: &[
+            gigmesh_proto::auth::TOPIC,
+            gigmesh_proto::orders::TOPIC,
+            gigmesh_proto::payments::TOPIC,
+            gigmesh_proto::users::TOPIC,
+        ],
         migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
         default_port: 50053,
         issues_tokens: false,
@@ -57,9 +66,9 @@ impl Service for App {
         gigmesh_grpc::with_caller(crate::api::routes(), self.deps.verifier.clone())
     }
 
-    /// The auth events consumer.
+    /// The consumers of auth's events and of orders', payments' and users' events.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.auth_events())]
+        vec![Box::new(self.auth_events()), Box::new(self.order_events())]
     }
 
     /// Dev mode writes the `.eml` files under the data directory and keeps the mail-token
@@ -98,6 +107,7 @@ impl App {
             sender,
             web_app: WebApp::new(&config.web_app_url),
             mail_token_keys,
+            order_events_max_attempts: config.order_events_max_attempts,
         })
     }
 
@@ -119,6 +129,33 @@ impl App {
     /// The consumer of auth's events, subscribed, for the caller to step with `poll_once`.
     pub async fn auth_events_consumer(&self) -> anyhow::Result<Consumer> {
         Ok(self.auth_events().subscribe().await?)
+    }
+
+    /// The consumer of orders', payments' and users' events, not yet subscribed. It tries an
+    /// event `order_events_max_attempts` times, or `bus.event_max_attempts` if that is more,
+    /// so an order mail can wait for its recipient's address.
+    pub fn order_events(&self) -> ConsumerSpec {
+        let handler = OrderEventsHandler::new(
+            self.mailer.clone(),
+            self.sender.clone(),
+            self.web_app.clone(),
+        );
+        self.deps
+            .consumer(
+                ORDER_EVENTS_CONSUMER_NAME,
+                &ORDER_EVENTS_TOPICS,
+                Arc::new(handler),
+            )
+            .with_max_attempts(
+                self.order_events_max_attempts
+                    .max(self.deps.event_max_attempts),
+            )
+    }
+
+    /// The consumer of orders', payments' and users' events, subscribed, for the caller to
+    /// step with `poll_once`.
+    pub async fn order_events_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.order_events().subscribe().await?)
     }
 
     /// Every mail recorded as sent to `recipient`, oldest first.

@@ -109,7 +109,17 @@ pub struct Config {
     /// empty; `gigmesh dev` creates it (`<data_dir>/notifications/mail-token.key`, with the
     /// public key beside it in `mail-token.pub` for auth).
     pub mail_token_key_file: PathBuf,
+    /// Attempts of the consumer of orders', payments' and users' events before it
+    /// dead-letters an event (at least `bus.event_max_attempts`). An order mail whose
+    /// recipient's address has not arrived from auth yet is retried this often, with pauses
+    /// doubling from 100 ms up to 10 s: 30 attempts wait about four minutes.
+    pub order_events_max_attempts: u32,
 }
+
+/// Default of [`Config::order_events_max_attempts`].
+const DEFAULT_ORDER_EVENTS_MAX_ATTEMPTS: u32 = 30;
+/// Most attempts [`Config::order_events_max_attempts`] may ask for (about two hours).
+const MAX_ORDER_EVENTS_ATTEMPTS: u32 = 1000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -121,6 +131,7 @@ impl Default for Config {
             web_app_url: "http://127.0.0.1:8080".to_owned(),
             mail_token_keys: BTreeMap::new(),
             mail_token_key_file: PathBuf::new(),
+            order_events_max_attempts: DEFAULT_ORDER_EVENTS_MAX_ATTEMPTS,
         }
     }
 }
@@ -152,6 +163,13 @@ impl Validate for Config {
                 "web_app_url",
                 "must be an http(s) URL without query or fragment, e.g. https://gigmesh.example",
             ),
+        }
+        if !(1..=MAX_ORDER_EVENTS_ATTEMPTS).contains(&self.order_events_max_attempts) {
+            problems.add(
+                path,
+                "order_events_max_attempts",
+                format!("must be between 1 and {MAX_ORDER_EVENTS_ATTEMPTS}"),
+            );
         }
         for (key_id, secret_key) in &self.mail_token_keys {
             let key = format!("mail_token_keys.{key_id}");
@@ -264,6 +282,21 @@ mod tests {
             assert!(problems.contains(key), "{key} in {problems}");
         }
         assert!(gigmesh_config::check(&config, "notifications.settings").is_err());
+    }
+
+    #[test]
+    fn order_events_need_at_least_one_attempt() {
+        for attempts in [0, MAX_ORDER_EVENTS_ATTEMPTS + 1] {
+            let config = Config {
+                order_events_max_attempts: attempts,
+                ..Config::default()
+            };
+            let problems = problems_of(&config);
+            assert!(
+                problems.contains("notifications.order_events_max_attempts"),
+                "{problems}"
+            );
+        }
     }
 
     #[test]

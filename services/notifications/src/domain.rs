@@ -1,6 +1,8 @@
 //! The mails gigmesh sends and how they read: subject, plain-text and HTML bodies, links into
-//! the web app. Pure: no IO, no proto or transport types. Every value that comes from a user
-//! is HTML-escaped before it enters the HTML body.
+//! the web app; here the account mails and the parts every mail shares, in `order_mails.rs`
+//! and `payment_mails.rs` those of orders and their money. Pure: no IO, no proto or
+//! transport types. Every value that comes from a user is HTML-escaped before it enters the
+//! HTML body.
 
 use std::fmt::Write as _;
 
@@ -17,6 +19,50 @@ pub enum MailKind {
     PasswordReset,
     /// Tells the owner that the password changed.
     PasswordChanged,
+    /// Tells a seller about a new, paid order.
+    OrderNew,
+    /// Tells the seller that the buyer answered the requirements.
+    OrderRequirementsSubmitted,
+    /// Tells the buyer that the work was delivered.
+    OrderDelivered,
+    /// Tells the seller that the buyer asked for a revision.
+    OrderRevisionRequested,
+    /// Asks the buyer to answer the seller's request for more days.
+    OrderExtensionRequested,
+    /// Tells the seller that the extension was accepted.
+    OrderExtensionAccepted,
+    /// Tells the seller that the buyer declined the extension.
+    OrderExtensionDeclined,
+    /// Tells both sides that the order is past its due date.
+    OrderLate,
+    /// Asks one side to answer the other's cancellation request.
+    OrderCancellationRequested,
+    /// Tells the requester that the cancellation was declined.
+    OrderCancellationDeclined,
+    /// Tells both sides that the order was cancelled (and refunded).
+    OrderCancelled,
+    /// Tells the buyer that the order was not paid in time.
+    OrderExpired,
+    /// Tells one side that the other opened a dispute.
+    OrderDisputeOpened,
+    /// Tells both sides how an admin resolved the dispute.
+    OrderDisputeResolved,
+    /// Tells both sides that the order is complete.
+    OrderCompleted,
+    /// The buyer's receipt for a payment.
+    PaymentReceipt,
+    /// Tells the buyer that a payment attempt failed.
+    PaymentFailed,
+    /// Tells the buyer that money went back to them.
+    RefundIssued,
+    /// The buyer's invoice of a paid order.
+    InvoiceIssued,
+    /// Tells the seller that earnings became available.
+    FundsCleared,
+    /// Tells the seller that a withdrawal was sent.
+    WithdrawalSent,
+    /// Tells the seller that a withdrawal failed.
+    WithdrawalFailed,
 }
 
 impl MailKind {
@@ -26,6 +72,28 @@ impl MailKind {
             MailKind::EmailVerification => "email_verification",
             MailKind::PasswordReset => "password_reset",
             MailKind::PasswordChanged => "password_changed",
+            MailKind::OrderNew => "order_new",
+            MailKind::OrderRequirementsSubmitted => "order_requirements_submitted",
+            MailKind::OrderDelivered => "order_delivered",
+            MailKind::OrderRevisionRequested => "order_revision_requested",
+            MailKind::OrderExtensionRequested => "order_extension_requested",
+            MailKind::OrderExtensionAccepted => "order_extension_accepted",
+            MailKind::OrderExtensionDeclined => "order_extension_declined",
+            MailKind::OrderLate => "order_late",
+            MailKind::OrderCancellationRequested => "order_cancellation_requested",
+            MailKind::OrderCancellationDeclined => "order_cancellation_declined",
+            MailKind::OrderCancelled => "order_cancelled",
+            MailKind::OrderExpired => "order_expired",
+            MailKind::OrderDisputeOpened => "order_dispute_opened",
+            MailKind::OrderDisputeResolved => "order_dispute_resolved",
+            MailKind::OrderCompleted => "order_completed",
+            MailKind::PaymentReceipt => "payment_receipt",
+            MailKind::PaymentFailed => "payment_failed",
+            MailKind::RefundIssued => "refund_issued",
+            MailKind::InvoiceIssued => "invoice_issued",
+            MailKind::FundsCleared => "funds_cleared",
+            MailKind::WithdrawalSent => "withdrawal_sent",
+            MailKind::WithdrawalFailed => "withdrawal_failed",
         }
     }
 }
@@ -71,6 +139,11 @@ impl WebApp {
     /// `{base}/{page}`.
     pub fn link(&self, page: &str) -> String {
         format!("{}/{page}", self.base_url)
+    }
+
+    /// `{base}/orders/{order_id}`: the order's page.
+    pub fn order_link(&self, order_id: &str) -> String {
+        self.link(&format!("orders/{order_id}"))
     }
 }
 
@@ -200,7 +273,7 @@ pub fn password_changed_mail(web_app: &WebApp, recipient: Email, changed_at_mill
 }
 
 /// `2026-11-05 14:03 UTC`.
-fn format_utc(millis: i64) -> String {
+pub(crate) fn format_utc(millis: i64) -> String {
     let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
         .ok()
@@ -208,7 +281,7 @@ fn format_utc(millis: i64) -> String {
         .unwrap_or_else(|| "an unknown time".to_owned())
 }
 
-fn button(link: &str, label: &str) -> String {
+pub(crate) fn button(link: &str, label: &str) -> String {
     format!(
         "<a href=\"{}\" style=\"display:inline-block;padding:12px 20px;background:#1d4ed8;\
          color:#ffffff;text-decoration:none;border-radius:6px\">{}</a>",
@@ -219,7 +292,7 @@ fn button(link: &str, label: &str) -> String {
 
 /// A small, mail-client-safe HTML document: one column of paragraphs (already escaped) and
 /// the link spelled out for clients that do not render buttons.
-fn html_document(title: &str, paragraphs: &[String], link: &str) -> String {
+pub(crate) fn html_document(title: &str, paragraphs: &[String], link: &str) -> String {
     let mut body = String::new();
     for paragraph in paragraphs.iter().filter(|paragraph| !paragraph.is_empty()) {
         let _ = writeln!(body, "<p>{paragraph}</p>");

@@ -27,6 +27,21 @@ pub enum NotificationsError {
         /// Why it did not open.
         reason: OpenError,
     },
+    /// No address is known yet for a user the event mails: auth's `UserRegistered` for them
+    /// has not been applied. It is retried, so the mail waits for the address; after the
+    /// consumer's attempts it is dead-lettered with this message.
+    #[error(
+        "no email address is known yet for user {user_id}, the {party} of the {event_type} \
+         event (auth's UserRegistered for them has not arrived)"
+    )]
+    RecipientUnknown {
+        /// The event's type.
+        event_type: &'static str,
+        /// The user to be mailed.
+        user_id: String,
+        /// Who they are in the event (`buyer` or `seller`).
+        party: &'static str,
+    },
     /// The mail could not be built or sent.
     #[error(transparent)]
     Mailer(#[from] MailerError),
@@ -36,7 +51,8 @@ pub enum NotificationsError {
 }
 
 /// Malformed events, unbuildable mails and mails the server rejected for good never succeed
-/// (dead-lettered at once); other transport failures and database failures are retried.
+/// (dead-lettered at once); other transport failures, database failures and recipients
+/// whose address has not arrived yet are retried.
 impl From<NotificationsError> for HandlerError {
     fn from(error: NotificationsError) -> Self {
         match error {
@@ -45,9 +61,9 @@ impl From<NotificationsError> for HandlerError {
             | NotificationsError::Mailer(MailerError::Build(_) | MailerError::Rejected(_)) => {
                 HandlerError::permanent(error)
             }
-            NotificationsError::Mailer(MailerError::Send(_)) | NotificationsError::Db(_) => {
-                HandlerError::transient(error)
-            }
+            NotificationsError::Mailer(MailerError::Send(_))
+            | NotificationsError::Db(_)
+            | NotificationsError::RecipientUnknown { .. } => HandlerError::transient(error),
         }
     }
 }
@@ -58,6 +74,21 @@ mod tests {
 
     fn handler_error(error: MailerError) -> HandlerError {
         NotificationsError::Mailer(error).into()
+    }
+
+    #[test]
+    fn an_unknown_recipient_is_retried() {
+        let error: HandlerError = NotificationsError::RecipientUnknown {
+            event_type: "gigmesh.orders.v1.OrderChanged",
+            user_id: "0190".to_owned(),
+            party: "seller",
+        }
+        .into();
+        assert!(matches!(error, HandlerError::Transient(_)));
+        assert!(
+            error.to_string().contains("user 0190, the seller"),
+            "{error}"
+        );
     }
 
     #[test]

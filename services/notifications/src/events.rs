@@ -1,5 +1,10 @@
 //! How the notification service applies auth's events: each mail-worthy event becomes one
-//! mail, sent and then recorded in `sent_mail` in the consumer's transaction.
+//! mail, sent and then recorded in `sent_mail` in the consumer's transaction; and the
+//! addresses of `UserRegistered` and `EmailVerified` are kept in `recipients` for the mails
+//! about orders (`order_events.rs`). Those are kept by this consumer, not by the one of
+//! orders' events, on purpose: that one retries an order event whose recipient has no
+//! address yet, and while it retries it reads nothing else, so the address must arrive
+//! through another consumer.
 //!
 //! Delivery is at least once. The mail is handed to the transport before the transaction
 //! (inbox row and `sent_mail` row) commits; if the process crashes or the commit fails in
@@ -11,8 +16,11 @@ use async_trait::async_trait;
 use gigmesh_db::Tx;
 use gigmesh_events::{Envelope, EventHandler, HandlerError, decode};
 use gigmesh_proto::EventMessage;
-use gigmesh_proto::auth::{EmailVerificationRequested, PasswordChanged, PasswordResetRequested};
-use gigmesh_types::{Email, millis_from_timestamp, now_millis};
+use gigmesh_proto::auth::{
+    EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested,
+    UserRegistered,
+};
+use gigmesh_types::{Email, UserId, millis_from_timestamp, now_millis};
 use lettre::message::Mailbox;
 use std::sync::Arc;
 
@@ -103,11 +111,7 @@ impl AuthEventsHandler {
         if let Some(event) = decode::<PasswordChanged>(envelope) {
             let event = event.map_err(malformed::<PasswordChanged>)?;
             let recipient = parse_recipient::<PasswordChanged>(&event.email)?;
-            let changed_at = envelope
-                .occur_time
-                .as_ref()
-                .map(millis_from_timestamp)
-                .unwrap_or_else(now_millis);
+            let changed_at = occur_millis(envelope);
             return Ok(Some(domain::password_changed_mail(
                 &self.web_app,
                 recipient,
@@ -119,30 +123,86 @@ impl AuthEventsHandler {
 
     /// Sends the mail `envelope` asks for, unless it was sent before, and records it in `tx`.
     async fn deliver(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), NotificationsError> {
+        keep_address(tx, envelope).await?;
         let Some(mail) = self.compose(envelope)? else {
             return Ok(());
         };
-        if store::was_sent(tx, &envelope.event_id).await? {
-            tracing::info!(event_id = %envelope.event_id, "mail for this event was sent before");
-            return Ok(());
-        }
-        let message = build_message(&self.sender, &mail)?;
-        self.mailer.send(message).await?;
-        store::record_sent_mail(
+        send_once(
             tx,
+            self.mailer.as_ref(),
+            &self.sender,
             &envelope.event_id,
-            mail.kind,
-            mail.recipient.as_str(),
-            now_millis(),
+            mail,
         )
-        .await?;
-        tracing::info!(
-            event_id = %envelope.event_id,
-            kind = mail.kind.as_str(),
-            "mail sent"
-        );
-        Ok(())
+        .await
     }
+}
+
+/// Keeps the address an account event carries: `UserRegistered` (with the username) and
+/// `EmailVerified` (the account's verified, possibly new, address).
+async fn keep_address(tx: &mut Tx, envelope: &Envelope) -> Result<(), NotificationsError> {
+    let (user_id, email, username) = if let Some(event) = decode::<UserRegistered>(envelope) {
+        let event = event.map_err(malformed::<UserRegistered>)?;
+        let user_id = parse_user_id::<UserRegistered>("user_id", &event.user_id)?;
+        let email = parse_recipient::<UserRegistered>(&event.email)?;
+        (user_id, email, event.username)
+    } else if let Some(event) = decode::<EmailVerified>(envelope) {
+        let event = event.map_err(malformed::<EmailVerified>)?;
+        let user_id = parse_user_id::<EmailVerified>("user_id", &event.user_id)?;
+        let email = parse_recipient::<EmailVerified>(&event.email)?;
+        (user_id, email, String::new())
+    } else {
+        return Ok(());
+    };
+    let event_time = occur_millis(envelope);
+    let user_id = user_id.to_string();
+    store::keep_address(
+        tx,
+        &user_id,
+        email.as_str(),
+        &username,
+        event_time,
+        now_millis(),
+    )
+    .await?;
+    tracing::info!(user_id = %user_id, "recipient address kept");
+    Ok(())
+}
+
+/// When the event occurred (unix millis), or now when the envelope does not say.
+pub(crate) fn occur_millis(envelope: &Envelope) -> i64 {
+    envelope
+        .occur_time
+        .as_ref()
+        .map(millis_from_timestamp)
+        .unwrap_or_else(now_millis)
+}
+
+/// Sends `mail` for `event_id` unless `sent_mail` says it went to this recipient before,
+/// and records it in `tx`.
+pub(crate) async fn send_once(
+    tx: &mut Tx,
+    mailer: &dyn Mailer,
+    sender: &Mailbox,
+    event_id: &str,
+    mail: Mail,
+) -> Result<(), NotificationsError> {
+    if store::was_sent(tx, event_id, mail.recipient.as_str()).await? {
+        tracing::info!(event_id = %event_id, kind = mail.kind.as_str(), "mail for this event was sent before");
+        return Ok(());
+    }
+    let message = build_message(sender, &mail)?;
+    mailer.send(message).await?;
+    store::record_sent_mail(
+        tx,
+        event_id,
+        mail.kind,
+        mail.recipient.as_str(),
+        now_millis(),
+    )
+    .await?;
+    tracing::info!(event_id = %event_id, kind = mail.kind.as_str(), "mail sent");
+    Ok(())
 }
 
 #[async_trait]
@@ -153,8 +213,16 @@ impl EventHandler for AuthEventsHandler {
     }
 }
 
-fn parse_recipient<E: EventMessage>(raw: &str) -> Result<Email, NotificationsError> {
+pub(crate) fn parse_recipient<E: EventMessage>(raw: &str) -> Result<Email, NotificationsError> {
     Email::parse("email", raw).map_err(malformed::<E>)
+}
+
+/// A user id of an event of type `E`, in `field`.
+pub(crate) fn parse_user_id<E: EventMessage>(
+    field: &str,
+    raw: &str,
+) -> Result<UserId, NotificationsError> {
+    UserId::parse(field, raw).map_err(malformed::<E>)
 }
 
 fn require_token<E: EventMessage>(token: &str) -> Result<(), NotificationsError> {
@@ -165,7 +233,7 @@ fn require_token<E: EventMessage>(token: &str) -> Result<(), NotificationsError>
     }
 }
 
-fn malformed<E: EventMessage>(reason: impl std::fmt::Display) -> NotificationsError {
+pub(crate) fn malformed<E: EventMessage>(reason: impl std::fmt::Display) -> NotificationsError {
     NotificationsError::MalformedEvent {
         event_type: E::EVENT_TYPE,
         reason: reason.to_string(),
