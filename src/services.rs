@@ -10,4 +10,6 @@ pub static SERVICES: &[&dyn ServiceEntry] = &[
     &service::<gigmesh_notifications::App>(),
     &service::<gigmesh_gigs::App>(),
     &service::<gigmesh_search::App>(),
+    &service::<gigmesh_orders::App>(),
+    &service::<gigmesh_payments::App>(),
 ];

@@ -183,3 +183,41 @@ async fn sellers_publish_gigs_and_buyers_find_them() {
     // Three gigs per protocol, all active again after the pause and resume.
     assert_eq!(indexed, 6, "{stdout}");
 }
+
+/// The order and its money, end to end: a buyer orders with an extra and pays with the
+/// sandbox's test card (through ConfirmSandboxPayment over gRPC, through the gateway's
+/// checkout page under grpc-web), the order runs to completion with a revision, the seller's
+/// earnings clear (a two-second clearance period stands in for fourteen days) and are
+/// withdrawn; a mutual cancellation refunds, an admin splits a dispute. Every step mails
+/// and the ledger balances after each order.
+#[tokio::test]
+async fn a_buyer_orders_and_pays_and_the_seller_is_paid() {
+    let clearance = Duration::from_secs(2);
+    let mesh = DevMesh::start_with(
+        tempfile::tempdir().expect("temp dir"),
+        &[
+            ("GIGMESH__PAYMENTS__SETTINGS__CLEARANCE_PERIOD_SECONDS", "2"),
+            (
+                "GIGMESH__PAYMENTS__SETTINGS__CHECKOUT_BASE_URL",
+                "http://{gateway}/checkout/sandbox",
+            ),
+        ],
+    )
+    .await;
+    for (protocol, payer) in [
+        (Protocol::Grpc, flows::Payer::Sandbox),
+        (Protocol::GrpcWeb, flows::Payer::SandboxCheckoutPage),
+    ] {
+        let rpc = Rpc::connect(mesh.address, protocol).await;
+        flows::orders_and_payments_flow(
+            &rpc,
+            &mesh.mail_directory(),
+            &payer,
+            ("admin", "admin-password-1"),
+            Duration::from_secs(5),
+            clearance,
+        )
+        .await;
+    }
+    mesh.stop().await;
+}

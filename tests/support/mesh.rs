@@ -94,19 +94,29 @@ impl DevMesh {
     }
 
     pub async fn start_in(data_dir: tempfile::TempDir) -> Self {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// `gigmesh dev` in `data_dir`, with the variables of `environment` set (settings as
+    /// `GIGMESH__…`; `{gateway}` in a value stands for the gateway's address).
+    pub async fn start_with(data_dir: tempfile::TempDir, environment: &[(&str, &str)]) -> Self {
         let address: SocketAddr = format!("127.0.0.1:{}", free_port())
             .parse()
             .expect("address");
-        let mut child = gigmesh(&[
+        let mut command = gigmesh(&[
             "dev",
             "--data-dir",
             data_dir.path().to_str().expect("utf-8 path"),
             "--listen",
             &address.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("gigmesh dev starts");
+        ]);
+        for (name, value) in environment {
+            command.env(name, value.replace("{gateway}", &address.to_string()));
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("gigmesh dev starts");
         wait_until_serving(address, &mut child).await;
         Self {
             address,
@@ -194,13 +204,13 @@ pub struct DistributedMesh {
     /// The Envoys in front of the gateways: the mesh's edge first, then those of
     /// [`DistributedMesh::start_edge`].
     envoys: Vec<Envoy>,
-    /// auth, users, notifications, gigs, search, gateway (then any further gateway): in
-    /// start order.
+    /// auth, users, notifications, gigs, search, orders, payments, gateway (then any further
+    /// gateway): in start order.
     pub processes: Vec<MeshProcess>,
     pub kafka: gigmesh_testing::TestKafka,
     pub smtp: gigmesh_testing::TestSmtpServer,
-    /// auth, users, notifications, gigs, search.
-    pub databases: [gigmesh_testing::TestDatabase; 5],
+    /// auth, users, notifications, gigs, search, orders, payments.
+    pub databases: [gigmesh_testing::TestDatabase; 7],
     /// Where each service listens, in [`DISTRIBUTED_SERVICES`] order.
     service_addresses: Vec<SocketAddr>,
     tls: EdgeTls,
@@ -208,14 +218,34 @@ pub struct DistributedMesh {
 }
 
 /// The services, in start order; each name is also its configuration section.
-const DISTRIBUTED_SERVICES: [&str; 5] = ["auth", "users", "notifications", "gigs", "search"];
+const DISTRIBUTED_SERVICES: [&str; 7] = [
+    "auth",
+    "users",
+    "notifications",
+    "gigs",
+    "search",
+    "orders",
+    "payments",
+];
 
 impl DistributedMesh {
     /// Starts the whole mesh and waits until every process answers health with SERVING.
     pub async fn start() -> Self {
-        let (kafka, smtp, auth_db, users_db, notifications_db, gigs_db, search_db) = tokio::join!(
+        let (
+            kafka,
+            smtp,
+            auth_db,
+            users_db,
+            notifications_db,
+            gigs_db,
+            search_db,
+            orders_db,
+            payments_db,
+        ) = tokio::join!(
             gigmesh_testing::TestKafka::start(),
             gigmesh_testing::TestSmtpServer::start(),
+            gigmesh_testing::TestDatabase::postgres(),
+            gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
@@ -232,7 +262,15 @@ impl DistributedMesh {
             processes: Vec::new(),
             kafka,
             smtp,
-            databases: [auth_db, users_db, notifications_db, gigs_db, search_db],
+            databases: [
+                auth_db,
+                users_db,
+                notifications_db,
+                gigs_db,
+                search_db,
+                orders_db,
+                payments_db,
+            ],
             service_addresses: addresses.clone(),
             tls: EdgeTls::generate(),
             logs: tempfile::tempdir().expect("temp dir for logs"),
@@ -395,12 +433,14 @@ impl DistributedMesh {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         // Every service's tables and the event tables exist before any service starts.
-        let own_tables: [&[&str]; 5] = [
+        let own_tables: [&[&str]; 7] = [
             &["accounts", "sessions", "signing_keys", "login_failures"],
             &["profiles"],
-            &["sent_mail"],
+            &["sent_mail", "recipients"],
             &["gigs", "sellers", "saved_gigs"],
             &["gig_documents"],
+            &["orders", "order_timeline", "gigs"],
+            &["payments", "ledger_entries", "invoices", "sandbox_payments"],
         ];
         for ((service, database), own_tables) in DISTRIBUTED_SERVICES
             .iter()

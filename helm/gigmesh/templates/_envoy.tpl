@@ -191,6 +191,13 @@ static_resources:
                     - name: gateway
                       domains:
                         - "*"
+                      # Every path goes to the gateway: gRPC and grpc-web calls, the mail
+                      # pages (/verify-email, /reset-password), the sandbox's card form
+                      # (/checkout/sandbox) and the payment provider's webhooks (POST
+                      # /webhooks/stripe). Bodies stream through: no filter buffers a whole
+                      # request and no route retries, and per_connection_buffer_limit_bytes
+                      # only paces reads (flow control), not a size cap, so a webhook body up
+                      # to the gateway's own cap (256 KiB) passes unchanged.
                       routes:
                         - match:
                             prefix: /

@@ -144,7 +144,8 @@ The ServiceAccount of the gigmesh pods.
 {{- end }}
 
 {{/*
-The Secret holding the database URLs, the SMTP password and the mail-token secret keys.
+The Secret holding the database URLs, the SMTP password, the mail-token secret keys and the
+payment provider's secrets.
 */}}
 {{- define "gigmesh.secretName" -}}
 {{- default (include "gigmesh.fullname" .) .Values.secrets.existingSecret }}
@@ -170,6 +171,26 @@ is "file".
 {{- end }}
 
 {{/*
+Whether the payments service runs with Stripe ("true" or ""): services.payments is deployed
+and config.payments.settings.provider is "stripe". gigmesh.effectiveConfig refuses any
+provider but sandbox and stripe.
+*/}}
+{{- define "gigmesh.stripe" -}}
+{{- if and (hasKey .Values.services "payments") (eq (toString (dig "payments" "settings" "provider" "" .Values.config)) "stripe") }}true{{ end }}
+{{- end }}
+
+{{/*
+The payment provider's secrets, one list each: the section and leaf under
+config.payments.settings, the key of secrets.payments, the key of the Secret, the
+environment variable.
+*/}}
+{{- define "gigmesh.paymentSecrets" -}}
+- [stripe, api_key, stripeApiKey, payments-stripe-api-key, GIGMESH__PAYMENTS__SETTINGS__STRIPE__API_KEY]
+- [stripe, webhook_secret, stripeWebhookSecret, payments-stripe-webhook-secret, GIGMESH__PAYMENTS__SETTINGS__STRIPE__WEBHOOK_SECRET]
+- [sandbox, webhook_secret, sandboxWebhookSecret, payments-sandbox-webhook-secret, GIGMESH__PAYMENTS__SETTINGS__SANDBOX__WEBHOOK_SECRET]
+{{- end }}
+
+{{/*
 Where the search service keeps its tantivy index (an emptyDir in every search pod), or ""
 when the index is in memory (config.search.settings.index_dir empty) or in OpenSearch
 (config.search.settings.index_kind "opensearch").
@@ -192,7 +213,8 @@ An integer value (Helm reads numbers in values as floats) as a decimal string.
 The gigmesh configuration the chart deploys, as a YAML tree: .Values.config with the keys
 the chart owns (the bus adapter, every listen address, the upstreams, the mail directory of
 the file mailer; no search index directory with OpenSearch). Fails on keys that belong to the
-chart, the pods (search.settings.replica_id) or the Secret, and on a bad search index kind.
+chart, the pods (search.settings.replica_id) or the Secret, and on a bad search index kind or
+payment provider.
 */}}
 {{- define "gigmesh.effectiveConfig" -}}
 {{- $config := deepCopy .Values.config }}
@@ -203,6 +225,15 @@ chart, the pods (search.settings.replica_id) or the Secret, and on a bad search 
 {{- end }}
 {{- if hasKey (dig "notifications" "settings" "smtp" dict $config) "password" }}
 {{- fail "config.notifications.settings.smtp.password is a secret: set secrets.smtpPassword, or the smtp-password key of secrets.existingSecret" }}
+{{- end }}
+{{- range $secret := include "gigmesh.paymentSecrets" . | fromYamlArray }}
+{{- if hasKey (dig "payments" "settings" (index $secret 0) dict $config) (index $secret 1) }}
+{{- fail (printf "config.payments.settings.%s.%s is a secret: set secrets.payments.%s, or the %s key of secrets.existingSecret" (index $secret 0) (index $secret 1) (index $secret 2) (index $secret 3)) }}
+{{- end }}
+{{- end }}
+{{- $provider := toString (dig "payments" "settings" "provider" "" $config) }}
+{{- if not (has $provider (list "" "sandbox" "stripe")) }}
+{{- fail (printf "config.payments.settings.provider must be sandbox or stripe, not %q" $provider) }}
 {{- end }}
 {{- if hasKey (dig "search" "settings" dict $config) "replica_id" }}
 {{- fail "config.search.settings.replica_id is set by the chart (each search pod uses its pod name); remove it from config" }}
@@ -313,6 +344,25 @@ the component "migrate" gets every database URL.
       name: {{ $secretName }}
       key: smtp-password
 {{- end }}
+{{- /* Stripe's secrets: the payments pods, and the migration Job, which checks every
+service's settings. The sandbox's webhook secret: the payments pods only (its default passes
+the Job's check); from secrets.existingSecret when the key is there. */}}
+{{- $stripe := include "gigmesh.stripe" $root }}
+{{- range $secret := include "gigmesh.paymentSecrets" $root | fromYamlArray }}
+{{- $isStripe := eq (index $secret 0) "stripe" }}
+{{- $given := or $root.Values.secrets.existingSecret (dig "payments" (index $secret 2) "" $root.Values.secrets) }}
+{{- $wanted := ternary (and $stripe (has $component (list "payments" "migrate"))) (and (not $stripe) (eq $component "payments") $given) $isStripe }}
+{{- if and $wanted (has "payments" (splitList " " (include "gigmesh.services" $root))) }}
+- name: {{ index $secret 4 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: {{ index $secret 3 }}
+      {{- if and (not $isStripe) $root.Values.secrets.existingSecret }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
 {{- if eq $component "notifications" }}
 {{- range $keyId := keys $root.Values.secrets.mailTokenKeys | sortAlpha }}
 - name: GIGMESH__NOTIFICATIONS__SETTINGS__MAIL_TOKEN_KEYS__{{ upper $keyId }}
@@ -336,6 +386,18 @@ Fails when the chart-made Secret would lack a value the processes need.
 {{- end }}
 {{- if and (include "gigmesh.smtpAuth" .) (not .Values.secrets.smtpPassword) }}
 {{- fail "secrets.smtpPassword is required when config.notifications.settings.smtp.username is set (or set secrets.existingSecret)" }}
+{{- end }}
+{{- if include "gigmesh.stripe" . }}
+{{- range $secret := include "gigmesh.paymentSecrets" . | fromYamlArray }}
+{{- if and (eq (index $secret 0) "stripe") (not (dig "payments" (index $secret 2) "" $.Values.secrets)) }}
+{{- fail (printf "secrets.payments.%s is required when config.payments.settings.provider is stripe (or set secrets.existingSecret with the %s key)" (index $secret 2) (index $secret 3)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with dig "payments" "sandboxWebhookSecret" "" .Values.secrets }}
+{{- if lt (len .) 16 }}
+{{- fail "secrets.payments.sandboxWebhookSecret must be at least 16 characters" }}
+{{- end }}
 {{- end }}
 {{- range $keyId, $secretKey := .Values.secrets.mailTokenKeys }}
 {{- if not $secretKey }}
@@ -366,6 +428,11 @@ smtp-password: {{ .Values.secrets.smtpPassword | quote }}
 {{- end }}
 {{- range $keyId := keys .Values.secrets.mailTokenKeys | sortAlpha }}
 mail-token-key-{{ $keyId }}: {{ index $.Values.secrets.mailTokenKeys $keyId | quote }}
+{{- end }}
+{{- range $secret := include "gigmesh.paymentSecrets" . | fromYamlArray }}
+{{- with dig "payments" (index $secret 2) "" $.Values.secrets }}
+{{ index $secret 3 }}: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 

@@ -18,8 +18,17 @@ use crate::support::rpc::Rpc;
 /// A signed-in seller: signs up, verifies, becomes a seller and refreshes until the token
 /// carries the role.
 async fn new_seller(rpc: &Rpc, mail_directory: &Path, prefix: &str) -> auth::Tokens {
-    let account = NewAccount::unique(prefix);
-    let tokens = sign_up_and_verify(rpc, mail_directory, &account)
+    signed_up_seller(rpc, mail_directory, &NewAccount::unique(prefix)).await
+}
+
+/// `account` signed up, verified, made a seller and signed in with a token that carries the
+/// role.
+pub async fn signed_up_seller(
+    rpc: &Rpc,
+    mail_directory: &Path,
+    account: &NewAccount,
+) -> auth::Tokens {
+    let tokens = sign_up_and_verify(rpc, mail_directory, account)
         .await
         .tokens
         .expect("tokens");
@@ -41,7 +50,7 @@ async fn new_seller(rpc: &Rpc, mail_directory: &Path, prefix: &str) -> auth::Tok
     refresh_until_role(rpc, tokens.refresh_token, "seller").await
 }
 
-fn usd(amount_minor: i64) -> Option<gigmesh_proto::types::Money> {
+pub fn usd(amount_minor: i64) -> Option<gigmesh_proto::types::Money> {
     Some(gigmesh_proto::types::Money {
         amount_minor,
         currency: "USD".to_owned(),

@@ -1,11 +1,12 @@
 //! The end-to-end flows every test runs through the gateway, whatever the mode and the
-//! protocol: identity, rejections, suspension, revocation, and gigs with search; built from the shared
-//! account steps.
+//! protocol: identity, rejections, suspension, revocation, gigs with search, and orders with
+//! their payments; built from the shared account steps.
 
 mod accounts;
 mod gigs_and_search;
 mod identity;
 pub mod methods;
+mod orders_and_payments;
 mod rejections;
 mod revocation;
 mod suspension;
@@ -16,6 +17,7 @@ pub use accounts::{
 };
 pub use gigs_and_search::gigs_and_search_flow;
 pub use identity::identity_flow;
+pub use orders_and_payments::{Payer, orders_and_payments_flow};
 pub use rejections::rejections;
 pub use revocation::revocation;
 pub use suspension::suspension;
