@@ -187,6 +187,54 @@ pub struct MeshProcess {
     pub name: &'static str,
     pub address: SocketAddr,
     pub child: Child,
+    /// How it was started, to start it again the same way.
+    recipe: Recipe,
+}
+
+/// A `gigmesh` command line and the variables it is started with, kept so that a killed
+/// process can be started again exactly as before.
+#[derive(Clone, Default)]
+pub struct Recipe {
+    arguments: Vec<String>,
+    environment: Vec<(String, String)>,
+}
+
+impl Recipe {
+    /// `gigmesh <arguments>`.
+    pub fn gigmesh(arguments: &[&str]) -> Self {
+        Self {
+            arguments: arguments
+                .iter()
+                .map(|argument| (*argument).to_owned())
+                .collect(),
+            environment: Vec::new(),
+        }
+    }
+
+    /// Sets the variable `name` to `value`.
+    pub fn env(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.environment.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets each of `environment`.
+    pub fn envs<'a>(
+        &mut self,
+        environment: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> &mut Self {
+        for (name, value) in environment {
+            self.env(name, value);
+        }
+        self
+    }
+
+    /// The command to run.
+    fn command(&self) -> Command {
+        let arguments: Vec<&str> = self.arguments.iter().map(String::as_str).collect();
+        let mut command = gigmesh(&arguments);
+        command.envs(self.environment.iter().map(|(name, value)| (name, value)));
+        command
+    }
 }
 
 /// The mesh as production runs it: `gigmesh migrate` once, then `gigmesh serve auth`,
@@ -231,6 +279,13 @@ const DISTRIBUTED_SERVICES: [&str; 7] = [
 impl DistributedMesh {
     /// Starts the whole mesh and waits until every process answers health with SERVING.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The mesh with, on top of its own settings, the variables of `environment` set for
+    /// the process each names (`("payments", "GIGMESH__PAYMENTS__SETTINGS__PROVIDER",
+    /// "stripe")`); `{gateway}` in a value stands for the gateway's address.
+    pub async fn start_with(environment: &[(&str, &str, String)]) -> Self {
         let (
             kafka,
             smtp,
@@ -279,7 +334,7 @@ impl DistributedMesh {
         let mail_token_keys = gigmesh_testing::TestMailTokenKeys::generate("mesh");
 
         for (index, service) in DISTRIBUTED_SERVICES.into_iter().enumerate() {
-            let mut command = gigmesh(&["serve", service]);
+            let mut command = Recipe::gigmesh(&["serve", service]);
             mesh.bus_environment(&mut command);
             let section = service.to_uppercase();
             command
@@ -334,10 +389,22 @@ impl DistributedMesh {
                         "10",
                     );
             }
+            for (_, name, value) in environment
+                .iter()
+                .filter(|(process, ..)| *process == service)
+            {
+                command.env(*name, value.replace("{gateway}", &mesh.address.to_string()));
+            }
             mesh.spawn(service, addresses[index], command);
         }
 
-        let gateway = mesh.gateway_command(mesh.address);
+        let mut gateway = mesh.gateway_command(mesh.address);
+        for (_, name, value) in environment
+            .iter()
+            .filter(|(process, ..)| *process == "gateway")
+        {
+            gateway.env(*name, value.replace("{gateway}", &mesh.address.to_string()));
+        }
         mesh.spawn("gateway", mesh.address, gateway);
 
         for process in &mut mesh.processes {
@@ -350,8 +417,8 @@ impl DistributedMesh {
 
     /// `gigmesh gateway` on `address`, routing to the mesh's services and believing
     /// `x-forwarded-for` from Envoy (on 127.0.0.1) only.
-    fn gateway_command(&self, address: SocketAddr) -> Command {
-        let mut gateway = gigmesh(&["gateway"]);
+    fn gateway_command(&self, address: SocketAddr) -> Recipe {
+        let mut gateway = Recipe::gigmesh(&["gateway"]);
         gateway
             .env("GIGMESH__GATEWAY__LISTEN", address.to_string())
             .env("GIGMESH__GATEWAY__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#);
@@ -469,25 +536,62 @@ impl DistributedMesh {
     }
 
     /// The variables every service process shares: the Kafka bus.
-    fn bus_environment(&self, command: &mut Command) {
+    fn bus_environment(&self, command: &mut Recipe) {
         command
             .env("GIGMESH__BUS__KIND", "kafka")
             .env("GIGMESH__BUS__KAFKA_BROKERS", self.kafka.brokers());
     }
 
     /// Starts `command` as the process `name`, logging into the mesh's log directory.
-    fn spawn(&mut self, name: &'static str, address: SocketAddr, mut command: Command) {
-        let log = self.logs.path().join(format!("{name}.log"));
-        let child = command
-            .stdout(log_file(&log))
-            .stderr(log_file(&log))
-            .spawn()
-            .unwrap_or_else(|error| panic!("gigmesh {name} starts: {error}"));
+    fn spawn(&mut self, name: &'static str, address: SocketAddr, recipe: Recipe) {
+        let child = self.start_process(name, &recipe);
         self.processes.push(MeshProcess {
             name,
             address,
             child,
+            recipe,
         });
+    }
+
+    /// Starts `recipe` as the process `name`, logging (appending) into the mesh's log
+    /// directory.
+    fn start_process(&self, name: &str, recipe: &Recipe) -> Child {
+        let log = self.logs.path().join(format!("{name}.log"));
+        recipe
+            .command()
+            .stdout(log_file(&log))
+            .stderr(log_file(&log))
+            .spawn()
+            .unwrap_or_else(|error| panic!("gigmesh {name} starts: {error}"))
+    }
+
+    fn process_mut(&mut self, name: &str) -> &mut MeshProcess {
+        self.processes
+            .iter_mut()
+            .find(|process| process.name == name)
+            .unwrap_or_else(|| panic!("no process {name} in the mesh"))
+    }
+
+    /// Kills the process `name` with SIGKILL (no shutdown of any kind) and waits until it
+    /// is gone.
+    pub async fn kill(&mut self, name: &str) {
+        let process = self.process_mut(name);
+        process.child.start_kill().expect("send SIGKILL");
+        process
+            .child
+            .wait()
+            .await
+            .expect("the killed process is reaped");
+    }
+
+    /// Starts the process `name` again exactly as it was first started (same port, same
+    /// variables) and waits until it answers health with SERVING.
+    pub async fn restart(&mut self, name: &str) {
+        let recipe = self.process_mut(name).recipe.clone();
+        let child = self.start_process(name, &recipe);
+        let process = self.process_mut(name);
+        process.child = child;
+        wait_until_serving(process.address, &mut process.child).await;
     }
 
     /// Where the SMTP server delivers the mail the mesh sends.
