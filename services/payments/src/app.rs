@@ -11,6 +11,7 @@ use gigmesh_payment_provider::PaymentProvider;
 use gigmesh_payment_provider::sandbox::{SandboxProvider, SandboxWebhookDelivery, WebhookSink};
 use gigmesh_payment_provider::stripe::{StripeProvider, StripeSettings};
 use gigmesh_proto::payments::payment_service_server::{PaymentServiceServer, SERVICE_NAME};
+use gigmesh_runtime::retention::RetentionRule;
 use gigmesh_runtime::{Description, Service, ServiceDeps};
 use gigmesh_types::Clock;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,25 @@ use crate::use_cases::Payments;
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
+
+/// Tables that grow with use and what in them is past its use. The money's own records
+/// (payments, refunds, the ledger, invoices, the audit log) are never deleted.
+pub const RETENTION: &[RetentionRule] = &[
+    // A provider resends an event for at most three days (Stripe); a month is far beyond.
+    RetentionRule {
+        name: "webhook_events",
+        table: "webhook_events",
+        expired: "receive_time < $1",
+        default_horizon_hours: 30 * 24,
+    },
+    // The sandbox keeps delivered events a month, as Stripe keeps its events.
+    RetentionRule {
+        name: "sandbox_webhook_events",
+        table: "sandbox_webhook_events",
+        expired: "delivered = TRUE AND create_time < $1",
+        default_horizon_hours: 30 * 24,
+    },
+];
 
 /// The payment service, built from its ports.
 #[derive(Clone)]
@@ -56,7 +76,7 @@ impl Service for App {
         ],
         default_port: 50057,
         issues_tokens: false,
-        retention: &[],
+        retention: RETENTION,
     };
 
     async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {

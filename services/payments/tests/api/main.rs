@@ -9,6 +9,7 @@ mod access;
 mod admin;
 mod invoices;
 mod payment_flow;
+mod retention;
 mod settlements;
 mod webhooks;
 mod withdrawals;
