@@ -3,7 +3,8 @@
 //! and configured through environment variables only, on PostgreSQL (a database per
 //! service), Kafka (tansu) and SMTP (aiosmtpd), behind Envoy with the deployed bootstrap
 //! (k8s/envoy) and TLS; called through Envoy over native gRPC (HTTP/2) and over grpc-web
-//! (HTTP/1.1), both over TLS.
+//! (HTTP/1.1), both over TLS. Payments runs on Stripe there (the fake of
+//! `gigmesh_testing::stripe`), whose signed webhooks reach the gateway.
 
 // Not every flow that support re-exports runs here.
 #[allow(unused_imports)]
@@ -13,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use gigmesh_proto::{auth, gigs, search};
+use gigmesh_testing::TestStripe;
 use support::edge::Envoy;
 use support::flows;
 use support::flows::methods::{LIST_CATEGORIES, LOG_IN, SEARCH_GIGS};
@@ -166,6 +168,83 @@ async fn clients_behind_envoy_are_told_apart(mesh: &mut DistributedMesh) {
         Code::Unauthenticated,
         "the second client behind Envoy has a budget of its own: {status:?}"
     );
+}
+
+/// The webhook endpoint's signing secret, as Stripe's dashboard shows it once.
+const STRIPE_WEBHOOK_SECRET: &str = "whsec_gigmesh_distributed";
+
+/// Orders and their money across the processes with payments on Stripe: the buyer's client
+/// confirms each PaymentIntent with a test card at Stripe (localstripe behind its proxy), the
+/// order is paid only once Stripe's signed webhook reaches the gateway's `/webhooks/stripe`
+/// (the one way in; nothing the client says pays it), refunds and transfers go to Stripe,
+/// and the seller's payout account is connected by finishing Stripe's onboarding
+/// (`account.updated`). Every call goes through Envoy, over gRPC and over grpc-web (at the
+/// same time); each wait for Kafka is bounded by 15 s.
+#[tokio::test]
+async fn orders_are_paid_through_stripe_webhooks_and_sellers_are_paid_out() {
+    let stripe = TestStripe::start().await;
+    let clearance = Duration::from_secs(2);
+    let environment = [
+        (
+            "payments",
+            "GIGMESH__PAYMENTS__SETTINGS__PROVIDER",
+            "stripe".to_owned(),
+        ),
+        (
+            "payments",
+            "GIGMESH__PAYMENTS__SETTINGS__STRIPE__API_KEY",
+            stripe.api_key().to_owned(),
+        ),
+        (
+            "payments",
+            "GIGMESH__PAYMENTS__SETTINGS__STRIPE__WEBHOOK_SECRET",
+            STRIPE_WEBHOOK_SECRET.to_owned(),
+        ),
+        (
+            "payments",
+            "GIGMESH__PAYMENTS__SETTINGS__STRIPE__API_BASE_URL",
+            stripe.api_base_url(),
+        ),
+        (
+            "payments",
+            "GIGMESH__PAYMENTS__SETTINGS__CLEARANCE_PERIOD_SECONDS",
+            clearance.as_secs().to_string(),
+        ),
+    ];
+    let mesh = DistributedMesh::start_with(&environment).await;
+    stripe
+        .register_webhook_endpoint(
+            &format!("http://{}/webhooks/stripe", mesh.address),
+            STRIPE_WEBHOOK_SECRET,
+        )
+        .await
+        .expect("Stripe sends its webhooks to the gateway");
+    let mail = mesh.mail_directory();
+
+    let admin = flows::NewAccount::unique("admin");
+    {
+        let rpc = Rpc::connect_tls(mesh.edge(), Protocol::Grpc, mesh.tls(), None).await;
+        let signed_in = flows::sign_up_and_verify(&rpc, &mail, &admin).await;
+        mesh.grant_admin(&signed_in.account.expect("account").id)
+            .await;
+    }
+    // A buyer and a seller on each protocol at the same time: their orders, webhooks and
+    // payouts cross the mesh side by side, and the shared ledger still balances.
+    let payer = flows::Payer::Stripe(&stripe);
+    let flow_over = async |protocol| {
+        let rpc = Rpc::connect_tls(mesh.edge(), protocol, mesh.tls(), None).await;
+        flows::orders_and_payments_flow(
+            &rpc,
+            &mail,
+            &payer,
+            (&admin.username, &admin.password),
+            Duration::from_secs(15),
+            clearance,
+        )
+        .await;
+    };
+    tokio::join!(flow_over(Protocol::Grpc), flow_over(Protocol::GrpcWeb));
+    mesh.stop().await;
 }
 
 #[tokio::test]

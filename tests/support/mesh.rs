@@ -342,6 +342,12 @@ impl DistributedMesh {
                     format!("GIGMESH__{section}__LISTEN"),
                     addresses[index].to_string(),
                 )
+                // Five connections per service (a consumer, a relay, a loop and requests at
+                // once): a mesh's seven services and another test's fit in PostgreSQL's 100.
+                .env(
+                    format!("GIGMESH__{section}__DATABASE__MAX_CONNECTIONS"),
+                    "5",
+                )
                 .env(
                     format!("GIGMESH__{section}__DATABASE__URL"),
                     mesh.databases[index].url(),

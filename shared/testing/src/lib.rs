@@ -10,6 +10,8 @@
 //! service is built from (database, bus, a trusted signing key with `token_for(roles)`),
 //! and [`EmittedEvents`] relays a service's outbox and reads back what it published.
 //! [`TestMailTokenKeys`] is a mail-token key pair: auth seals to it, notifications opens.
+//! [`TestStripe`] is a fake of Stripe (localstripe behind a proxy that fills in Connect and
+//! what localstripe lacks) with the buyer's and the seller's side of it; see [`stripe`].
 
 mod db;
 mod deps;
@@ -19,6 +21,7 @@ mod kafka;
 mod mail_token;
 mod server;
 mod smtp;
+pub mod stripe;
 
 pub use db::TestDatabase;
 pub use deps::{TestDeps, TestUser};
@@ -29,6 +32,7 @@ pub use kafka::TestKafka;
 pub use mail_token::TestMailTokenKeys;
 pub use server::{TestBus, TestServer};
 pub use smtp::TestSmtpServer;
+pub use stripe::TestStripe;
 
 /// Runs each named scenario (an `async fn(Backend)` in the same module) as its own test on
 /// SQLite and on PostgreSQL: `on_sqlite_and_postgres!(a_scenario, another_scenario);`.

@@ -3,7 +3,9 @@
 //! seller delivers again and the buyer accepts; the seller's earnings are pending, then
 //! available after the clearance period, then withdrawn. A second order is cancelled by
 //! mutual agreement and refunded; a third is disputed and split by an admin. Every step's
-//! mail arrives, and the ledger balances to the cent after each order.
+//! mail arrives, and the ledger balances to the cent after each order. The same story runs
+//! on every payment provider; only how the buyer pays and how the seller's payout account
+//! gets connected differ ([`Payer`]).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use gigmesh_proto::gigs;
 use gigmesh_proto::orders::{self, OrderState};
 use gigmesh_proto::payments::{self, PaymentStatus};
 use gigmesh_proto::types::Money;
+use gigmesh_testing::TestStripe;
 use tonic::Code;
 
 use super::gigs_and_search::{signed_up_seller, usd};
@@ -32,16 +35,23 @@ const TEST_CARD: &str = "4242424242424242";
 const PACKAGE_PRICE: i64 = 5_000;
 const EXTRA_PRICE: i64 = 1_500;
 
-/// How the buyer's client pays the payment that GetOrderPayment describes.
-pub enum Payer {
+/// How the buyer's client pays the payment that GetOrderPayment describes, and how the
+/// seller's payout account becomes able to receive transfers.
+pub enum Payer<'a> {
     /// The sandbox provider, with a test card through ConfirmSandboxPayment.
     Sandbox,
     /// The sandbox provider, with a test card through the gateway's checkout page, as a
     /// person in a browser would.
     SandboxCheckoutPage,
+    /// Stripe (a [`TestStripe`] whose webhooks go to the gateway's `/webhooks/stripe`): the
+    /// buyer's client confirms the PaymentIntent with a test card and its client secret as
+    /// Stripe.js does, and the order is paid once Stripe's signed webhook reaches the
+    /// gateway; the seller finishes Stripe's hosted onboarding at the link
+    /// StartPayoutOnboarding answers, which Stripe announces with `account.updated`.
+    Stripe(&'a TestStripe),
 }
 
-impl Payer {
+impl Payer<'_> {
     async fn pay(&self, rpc: &Rpc, payment: &payments::OrderPayment) {
         match self {
             Payer::Sandbox => {
@@ -65,6 +75,100 @@ impl Payer {
                 assert_eq!(payment.provider, "sandbox");
                 pay_on_checkout_page(&payment.checkout_url).await;
             }
+            Payer::Stripe(stripe) => {
+                assert_eq!(payment.provider, "stripe");
+                assert_eq!(
+                    payment.checkout_url, "",
+                    "Stripe has no sandbox checkout page"
+                );
+                assert_eq!(payment.status(), PaymentStatus::RequiresPaymentMethod);
+                let confirmed = stripe
+                    .confirm_card_payment(
+                        &payment.payment_id,
+                        &payment.client_secret,
+                        gigmesh_testing::stripe::CARD_SUCCEEDS,
+                    )
+                    .await
+                    .expect("pay with the test card as Stripe.js does");
+                assert_eq!(confirmed.status, "succeeded", "{confirmed:?}");
+            }
+        }
+    }
+
+    /// Connects the seller's payout account (StartPayoutOnboarding, then what the provider
+    /// asks of the seller) and waits until payments knows it can receive transfers.
+    async fn connect_payout_account(
+        &self,
+        rpc: &Rpc,
+        seller_token: &str,
+        amount: Option<Money>,
+        within: Duration,
+    ) {
+        let started: payments::StartPayoutOnboardingResponse = rpc
+            .call(
+                START_PAYOUT_ONBOARDING,
+                payments::StartPayoutOnboardingRequest {
+                    return_url: "http://127.0.0.1/earnings".to_owned(),
+                },
+                Some(seller_token),
+            )
+            .await
+            .expect("connect the payout account");
+        match self {
+            Payer::Sandbox | Payer::SandboxCheckoutPage => {
+                assert!(
+                    started.connected,
+                    "the sandbox connects at once: {started:?}"
+                );
+            }
+            Payer::Stripe(stripe) => {
+                assert!(!started.connected, "{started:?}");
+                assert!(
+                    started
+                        .onboarding_url
+                        .starts_with("https://connect.stripe.com/"),
+                    "Stripe's hosted onboarding: {started:?}"
+                );
+                let early = rpc
+                    .call::<_, payments::Withdrawal>(
+                        WITHDRAW,
+                        payments::WithdrawRequest {
+                            amount,
+                            request_id: "before-onboarding".to_owned(),
+                        },
+                        Some(seller_token),
+                    )
+                    .await
+                    .expect_err("no transfer before the onboarding is finished");
+                assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
+                assert!(early.message().contains("onboarding"), "{early:?}");
+                let account = stripe
+                    .account_of_onboarding_link(&started.onboarding_url)
+                    .expect("the link names the seller's account");
+                stripe
+                    .complete_onboarding(&account)
+                    .await
+                    .expect("finish Stripe's onboarding; account.updated reaches the gateway");
+            }
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let balances: payments::GetMyBalanceResponse = rpc
+                .call(
+                    GET_MY_BALANCE,
+                    payments::GetMyBalanceRequest {},
+                    Some(seller_token),
+                )
+                .await
+                .expect("the seller's balance");
+            if balances.payout_account_connected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "payments never learnt that the payout account is connected"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -128,7 +232,7 @@ struct Parties {
 pub async fn orders_and_payments_flow(
     rpc: &Rpc,
     mail_directory: &Path,
-    payer: &Payer,
+    payer: &Payer<'_>,
     (admin_login, admin_password): (&str, &str),
     within: Duration,
     clearance: Duration,
@@ -290,7 +394,7 @@ fn place_request(gig_id: &str, extras: &[&str], request_id: &str) -> orders::Pla
 /// Places and pays an order; returns it in progress or waiting for requirements.
 async fn paid_order(
     rpc: &Rpc,
-    payer: &Payer,
+    payer: &Payer<'_>,
     parties: &Parties,
     gig_id: &str,
     extras: &[&str],
@@ -472,7 +576,7 @@ async fn usd_balance(rpc: &Rpc, seller_token: &str) -> payments::Balance {
 async fn completed_order(
     rpc: &Rpc,
     mail: &Path,
-    payer: &Payer,
+    payer: &Payer<'_>,
     parties: &Parties,
     gig_id: &str,
     extra_id: &str,
@@ -612,16 +716,9 @@ async fn completed_order(
         ),
         "{too_much:?}"
     );
-    let _: payments::StartPayoutOnboardingResponse = rpc
-        .call(
-            START_PAYOUT_ONBOARDING,
-            payments::StartPayoutOnboardingRequest {
-                return_url: "http://127.0.0.1/earnings".to_owned(),
-            },
-            Some(seller),
-        )
-        .await
-        .expect("connect the payout account");
+    payer
+        .connect_payout_account(rpc, seller, usd(earnings), within)
+        .await;
     let withdrawal: payments::Withdrawal = rpc
         .call(
             WITHDRAW,
@@ -651,7 +748,7 @@ async fn completed_order(
 async fn cancelled_order(
     rpc: &Rpc,
     mail: &Path,
-    payer: &Payer,
+    payer: &Payer<'_>,
     parties: &Parties,
     gig_id: &str,
     within: Duration,
@@ -690,7 +787,7 @@ async fn cancelled_order(
 async fn disputed_order(
     rpc: &Rpc,
     mail: &Path,
-    payer: &Payer,
+    payer: &Payer<'_>,
     parties: &Parties,
     gig_id: &str,
     within: Duration,

@@ -1,137 +1,54 @@
-//! The Stripe adapter passes the provider behaviour suite against localstripe (a stateful
-//! fake of Stripe's API, PyPI `localstripe`) started per test on 127.0.0.1, behind a
-//! test-only proxy (`stripe/proxy.rs`, whose header lists exactly what it changes) that
-//! answers Connect from fixtures, replays idempotency keys and adds the fields
-//! async-stripe requires. localstripe signs its webhooks with the secret registered at its
-//! `/_config/webhooks/<id>` endpoint and posts them to a receiver the test runs on
-//! 127.0.0.1. Without localstripe these tests fail and say how to install it
+//! The Stripe adapter passes the provider behaviour suite against the fake of Stripe in
+//! `gigmesh_testing::stripe` (localstripe, PyPI, started per test on 127.0.0.1, behind a
+//! test-only proxy whose header lists exactly what it changes: Connect from fixtures,
+//! idempotency keys replayed, the fields async-stripe requires, a buyer's confirmation as
+//! Stripe.js sends it). The buyer pays as their browser would, with the payment's client
+//! secret; the fake signs its webhooks with the secret registered for a receiver the test
+//! runs on 127.0.0.1. Without localstripe these tests fail and say how to install it
 //! (`scripts/install-test-tools`).
 
-#[path = "stripe/http.rs"]
-mod http;
-#[path = "stripe/localstripe.rs"]
-mod localstripe;
-#[path = "stripe/proxy.rs"]
-mod proxy;
-
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use gigmesh_payment_provider::behaviour::{self, ProviderHarness, TestCard};
 use gigmesh_payment_provider::stripe::{StripeProvider, StripeSettings};
 use gigmesh_payment_provider::{
     NewConnectedAccount, NewRefund, NewTransfer, PaymentProvider, ProviderError, ProviderPayment,
+    ProviderPaymentStatus, WebhookKind,
+};
+use gigmesh_testing::TestStripe;
+use gigmesh_testing::stripe::{
+    CARD_DECLINED_WHEN_CHARGED, CARD_NEEDS_AUTHENTICATION, CARD_SUCCEEDS, ClientConfirmation,
+    WebhookInbox,
 };
 use gigmesh_types::{Currency, Money};
-use hyper::{Method, StatusCode};
-use tokio::sync::{Mutex, mpsc};
-use tokio::task::JoinHandle;
 
-use localstripe::LocalStripe;
-use proxy::StripeProxy;
-
-const API_KEY: &str = "sk_test_gigmesh_behaviour";
 const WEBHOOK_SECRET: &str = "whsec_gigmesh_behaviour";
 
 /// How long a webhook may take to arrive (localstripe sends each after a second).
 const WEBHOOK_WAIT: Duration = Duration::from_secs(10);
 
-/// Card numbers localstripe pays, declines when charging, and asks to authenticate.
-const CARD_SUCCEEDS: &str = "4242424242424242";
-const CARD_DECLINED_WHEN_CHARGED: &str = "4000000000000341";
-const CARD_NEEDS_AUTHENTICATION: &str = "4000002500003155";
-
 struct StripeHarness {
     provider: StripeProvider,
-    proxy: StripeProxy,
-    localstripe: LocalStripe,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Full<Bytes>,
-    >,
-    webhooks: Mutex<mpsc::UnboundedReceiver<(Vec<u8>, String)>>,
-    receiver_task: JoinHandle<()>,
-}
-
-impl Drop for StripeHarness {
-    fn drop(&mut self) {
-        self.receiver_task.abort();
-    }
+    webhooks: WebhookInbox,
+    stripe: TestStripe,
 }
 
 impl StripeHarness {
     async fn start() -> Self {
-        let localstripe = LocalStripe::start().await;
-        let proxy = StripeProxy::start(localstripe.url()).await;
-        let (sender, webhooks) = mpsc::unbounded_channel();
-        let receiver: http::Handler = Arc::new(move |request| {
-            let sender = sender.clone();
-            Box::pin(async move {
-                let signature = request.header("stripe-signature").unwrap_or_default();
-                let _ = sender.send((request.body.to_vec(), signature));
-                http::WholeResponse {
-                    status: StatusCode::OK,
-                    content_type: None,
-                    body: Bytes::new(),
-                }
-            })
-        });
-        let (receiver_port, receiver_task) = http::serve(receiver).await;
-        let client = http::client();
-        let registered = http::send(
-            &client,
-            Method::POST,
-            &format!("{}/_config/webhooks/gigmesh", localstripe.url()),
-            &[(
-                "content-type",
-                "application/x-www-form-urlencoded".to_owned(),
-            )],
-            http::form(&[
-                (
-                    "url",
-                    &format!("http://127.0.0.1:{receiver_port}/webhooks/stripe"),
-                ),
-                ("secret", WEBHOOK_SECRET),
-            ]),
-        )
-        .await
-        .expect("register the webhook endpoint");
-        assert_eq!(registered.status, StatusCode::OK, "webhook registration");
+        let stripe = TestStripe::start().await;
+        let webhooks = stripe.webhook_inbox(WEBHOOK_SECRET).await;
         let provider = StripeProvider::new(StripeSettings {
-            api_key: API_KEY.to_owned(),
+            api_key: stripe.api_key().to_owned(),
             webhook_secret: WEBHOOK_SECRET.to_owned(),
-            api_base_url: proxy.url(),
+            api_base_url: stripe.api_base_url(),
         })
         .expect("build the Stripe provider");
         Self {
             provider,
-            proxy,
-            localstripe,
-            client,
-            webhooks: Mutex::new(webhooks),
-            receiver_task,
+            webhooks,
+            stripe,
         }
-    }
-
-    /// A POST straight to localstripe, as the buyer's browser (Stripe.js) would make it.
-    async fn buyer_post(&self, path: &str, pairs: &[(&str, &str)]) -> http::WholeResponse {
-        http::send(
-            &self.client,
-            Method::POST,
-            &format!("{}{path}", self.localstripe.url()),
-            &[
-                ("authorization", format!("Bearer {API_KEY}")),
-                (
-                    "content-type",
-                    "application/x-www-form-urlencoded".to_owned(),
-                ),
-            ],
-            http::form(pairs),
-        )
-        .await
-        .expect("reach localstripe")
     }
 }
 
@@ -147,76 +64,25 @@ impl ProviderHarness for StripeHarness {
             TestCard::Declined => CARD_DECLINED_WHEN_CHARGED,
             TestCard::NeedsAuthentication => CARD_NEEDS_AUTHENTICATION,
         };
-        let method = self
-            .buyer_post(
-                "/v1/payment_methods",
-                &[
-                    ("type", "card"),
-                    ("card[number]", number),
-                    ("card[exp_month]", "12"),
-                    ("card[exp_year]", "2030"),
-                    ("card[cvc]", "123"),
-                ],
-            )
-            .await;
-        anyhow::ensure!(
-            method.status.is_success(),
-            "payment method: {}",
-            method.status
-        );
-        let method_id = method
-            .body_json()
-            .and_then(|value| value["id"].as_str().map(str::to_owned))
-            .ok_or_else(|| anyhow::anyhow!("the payment method has no id"))?;
-        let attached = self
-            .buyer_post(
-                &format!("/v1/payment_intents/{}", payment.id),
-                &[("payment_method", &method_id)],
-            )
-            .await;
-        anyhow::ensure!(attached.status.is_success(), "attach: {}", attached.status);
-        let confirmed = self
-            .buyer_post(&format!("/v1/payment_intents/{}/confirm", payment.id), &[])
-            .await;
-        // A declined card answers 402; the decline is the outcome under test.
-        anyhow::ensure!(
-            confirmed.status.is_success() || confirmed.status == StatusCode::PAYMENT_REQUIRED,
-            "confirm: {} {}",
-            confirmed.status,
-            String::from_utf8_lossy(&confirmed.body)
-        );
-        Ok(())
+        // A decline is an outcome the suite reads from the provider.
+        self.stripe
+            .confirm_card_payment(&payment.id, &payment.client_secret, number)
+            .await
+            .map(|_| ())
     }
 
     async fn authenticate(&self, payment: &ProviderPayment) -> anyhow::Result<()> {
-        // localstripe's stand-in for the 3-D Secure page.
-        let authenticated = self
-            .buyer_post(
-                &format!("/v1/payment_intents/{}/_authenticate", payment.id),
-                &[
-                    ("client_secret", &payment.client_secret),
-                    ("success", "true"),
-                ],
-            )
-            .await;
-        anyhow::ensure!(
-            authenticated.status.is_success(),
-            "authenticate: {}",
-            authenticated.status
-        );
-        Ok(())
+        self.stripe
+            .authenticate(&payment.id, &payment.client_secret, true)
+            .await
     }
 
     async fn complete_onboarding(&self, account_id: &str) -> anyhow::Result<()> {
-        self.proxy.connect.complete_onboarding(account_id)
+        self.stripe.complete_onboarding(account_id).await
     }
 
     async fn next_webhook(&self) -> Option<(Vec<u8>, String)> {
-        let mut webhooks = self.webhooks.lock().await;
-        tokio::time::timeout(WEBHOOK_WAIT, webhooks.recv())
-            .await
-            .ok()
-            .flatten()
+        self.webhooks.next_within(WEBHOOK_WAIT).await
     }
 
     fn webhook_now_seconds(&self) -> i64 {
@@ -297,7 +163,7 @@ async fn every_post_the_stripe_adapter_sends_carries_an_idempotency_key() {
         .await
         .expect("reverse");
 
-    let posts = harness.proxy.posts();
+    let posts = harness.stripe.posts();
     let paths: Vec<&str> = posts.iter().map(|post| post.path.as_str()).collect();
     for expected in [
         "/v1/payment_intents",
@@ -341,6 +207,136 @@ async fn every_post_the_stripe_adapter_sends_carries_an_idempotency_key() {
     }
 }
 
+/// The buyer's client pays as Stripe.js does, with the payment's own client secret: another
+/// payment's secret pays nothing, a paid payment cannot be confirmed again, and a declined
+/// card is an answer with Stripe's message.
+#[tokio::test]
+async fn a_buyer_confirms_a_payment_with_its_own_client_secret_only() {
+    let harness = StripeHarness::start().await;
+    let provider = harness.provider();
+    let payment = provider
+        .create_payment(behaviour::new_payment(2_500))
+        .await
+        .expect("create");
+    let other = provider
+        .create_payment(behaviour::new_payment(2_600))
+        .await
+        .expect("create");
+
+    let refused = harness
+        .stripe
+        .confirm_card_payment(&payment.id, &other.client_secret, CARD_SUCCEEDS)
+        .await
+        .expect_err("another payment's client secret");
+    assert!(refused.to_string().contains("client_secret"), "{refused}");
+    let unpaid = provider.retrieve_payment(&payment.id).await.expect("read");
+    assert_eq!(unpaid.status, ProviderPaymentStatus::RequiresPaymentMethod);
+
+    let paid = harness
+        .stripe
+        .confirm_card_payment(&payment.id, &payment.client_secret, CARD_SUCCEEDS)
+        .await
+        .expect("pay");
+    assert_eq!(
+        paid,
+        ClientConfirmation {
+            status: "succeeded".to_owned(),
+            decline_message: None,
+        }
+    );
+    let again = harness
+        .stripe
+        .confirm_card_payment(&payment.id, &payment.client_secret, CARD_SUCCEEDS)
+        .await
+        .expect_err("a paid payment is not confirmed again");
+    assert!(
+        again
+            .to_string()
+            .contains("payment_intent_unexpected_state"),
+        "{again}"
+    );
+    let read = provider.retrieve_payment(&payment.id).await.expect("read");
+    assert_eq!(read.status, ProviderPaymentStatus::Succeeded);
+
+    let declined = harness
+        .stripe
+        .confirm_card_payment(&other.id, &other.client_secret, CARD_DECLINED_WHEN_CHARGED)
+        .await
+        .expect("a decline is an answer");
+    assert_eq!(declined.status, "requires_payment_method");
+    assert!(declined.decline_message.is_some(), "{declined:?}");
+}
+
+/// Finishing Stripe's onboarding at the link the adapter asked for is announced as Stripe
+/// announces it: a signed `account.updated` naming the account, which the adapter verifies
+/// and reads; the account then receives transfers.
+#[tokio::test]
+async fn finishing_onboarding_is_announced_in_a_signed_account_updated_webhook() {
+    let harness = StripeHarness::start().await;
+    let provider = harness.provider();
+    let account = provider
+        .create_connected_account(NewConnectedAccount {
+            seller_id: "seller-2".to_owned(),
+            email: Some("seller-2@example.com".to_owned()),
+            country: "US".to_owned(),
+            idempotency_key: "account-2".to_owned(),
+        })
+        .await
+        .expect("account");
+    assert!(!account.transfers_enabled);
+    let link = provider
+        .onboarding_link(
+            &account.id,
+            "https://gigmesh.example/done",
+            "https://gigmesh.example/again",
+        )
+        .await
+        .expect("link");
+    let onboarded = harness
+        .stripe
+        .account_of_onboarding_link(&link)
+        .expect("the link is the account's");
+    assert_eq!(onboarded, account.id);
+    assert!(
+        harness
+            .stripe
+            .account_of_onboarding_link("https://connect.stripe.com/setup/e/acct_x/y")
+            .is_err()
+    );
+    assert!(
+        harness
+            .stripe
+            .complete_onboarding("acct_unknown")
+            .await
+            .is_err()
+    );
+
+    harness
+        .stripe
+        .complete_onboarding(&onboarded)
+        .await
+        .expect("finish onboarding");
+    let (payload, header) = harness
+        .webhooks
+        .next_within(WEBHOOK_WAIT)
+        .await
+        .expect("account.updated arrives");
+    let event = provider
+        .verify_webhook(&payload, &header, harness.webhook_now_seconds())
+        .expect("signed with the endpoint's secret");
+    assert_eq!(
+        event.kind,
+        WebhookKind::AccountUpdated {
+            account_id: account.id.clone()
+        }
+    );
+    let read = provider
+        .retrieve_connected_account(&account.id)
+        .await
+        .expect("read");
+    assert!(read.transfers_enabled);
+}
+
 #[tokio::test]
 async fn an_unreachable_stripe_is_unavailable_and_bad_settings_are_refused() {
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -348,7 +344,7 @@ async fn an_unreachable_stripe_is_unavailable_and_bad_settings_are_refused() {
         .map(|address| address.port())
         .expect("a free port");
     let provider = StripeProvider::new(StripeSettings {
-        api_key: API_KEY.to_owned(),
+        api_key: TestStripe::API_KEY.to_owned(),
         webhook_secret: WEBHOOK_SECRET.to_owned(),
         api_base_url: format!("http://127.0.0.1:{closed_port}/"),
     })
@@ -360,12 +356,12 @@ async fn an_unreachable_stripe_is_unavailable_and_bad_settings_are_refused() {
     );
 
     StripeProvider::new(StripeSettings {
-        api_key: API_KEY.to_owned(),
+        api_key: TestStripe::API_KEY.to_owned(),
         webhook_secret: WEBHOOK_SECRET.to_owned(),
         api_base_url: "https://api.stripe.com".to_owned(),
     })
     .expect("a provider for Stripe's live API builds");
-    for (api_key, webhook_secret) in [("", WEBHOOK_SECRET), (API_KEY, "")] {
+    for (api_key, webhook_secret) in [("", WEBHOOK_SECRET), (TestStripe::API_KEY, "")] {
         let built = StripeProvider::new(StripeSettings {
             api_key: api_key.to_owned(),
             webhook_secret: webhook_secret.to_owned(),

@@ -1,5 +1,6 @@
 //! A localstripe server (PyPI `localstripe`, a stateful fake of Stripe's API) per test, on
-//! a free 127.0.0.1 port, killed on drop.
+//! a free 127.0.0.1 port, killed on drop. Missing localstripe is a failure that says how to
+//! install it, never a skipped test.
 //!
 //! localstripe's own `start()` binds every interface and keeps its store in the fixed
 //! file `/tmp/localstripe.pickle`, which parallel tests would share. So the test writes a
@@ -41,7 +42,7 @@ web.run_app(server.app, host='127.0.0.1', port=port, print=None)
 
 fn missing_localstripe_message(detail: &str) -> String {
     format!(
-        "the Stripe adapter tests need localstripe (PyPI), which `python3 -c 'import \
+        "tests against the Stripe fake need localstripe (PyPI), which `python3 -c 'import \
          localstripe'` cannot import ({detail}). Install it with scripts/install-test-tools \
          (or `python3 -m pip install localstripe`); CI installs it."
     )

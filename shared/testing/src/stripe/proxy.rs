@@ -1,5 +1,6 @@
-//! A test-only adapter in front of localstripe, so the Stripe adapter meets what Stripe
-//! does where localstripe falls short. It listens on 127.0.0.1 and changes exactly this:
+//! A test-only adapter in front of localstripe, so whoever talks to the fake — the Stripe
+//! adapter, the buyer's client, the seller's onboarding — meets what Stripe does where
+//! localstripe falls short. It listens on 127.0.0.1 and changes exactly this:
 //!
 //! 1. **Connect, answered from fixtures** written from Stripe's API reference (localstripe
 //!    has no Connect): `POST /v1/accounts` (`type`, `country`, `email`, `metadata`,
@@ -10,13 +11,14 @@
 //!    `source_transaction` = a succeeded localstripe charge of at least the amount),
 //!    `GET /v1/transfers/{id}` and `POST /v1/transfers/{id}/reversals` (`amount` at most
 //!    what is left unreversed). Unknown ids answer 404 `resource_missing`, bad amounts
-//!    400 `invalid_request_error`, as Stripe does. [`ConnectFixtures::complete_onboarding`]
-//!    stands in for the seller finishing Stripe's onboarding pages.
+//!    400 `invalid_request_error`, as Stripe does. [`StripeProxy::complete_onboarding`]
+//!    stands in for the seller finishing Stripe's onboarding pages (found by the link
+//!    they were sent to, [`StripeProxy::account_of_onboarding_link`]).
 //! 2. **Idempotency keys** (localstripe ignores them): a POST with an `Idempotency-Key`
 //!    already answered with a 2xx or a 402 gets the stored answer again, without reaching
 //!    localstripe or the fixtures; the same key with other parameters is a 400
-//!    `idempotency_error`. Every POST's path and key are recorded
-//!    ([`StripeProxy::posts`]).
+//!    `idempotency_error`. The path and key of every POST made with a secret key (the
+//!    platform's server) are recorded ([`StripeProxy::posts`]).
 //! 3. **Payment intent creation**: localstripe rejects `description`, `transfer_group` and
 //!    `automatic_payment_methods[..]`; the proxy takes them out of the request (sending
 //!    `payment_method_types[0]=card` for `automatic_payment_methods[enabled]=true`, the
@@ -31,6 +33,21 @@
 //!    collapsed to the charge's id (Stripe sends the id unless expanded; localstripe
 //!    embeds an incomplete charge); `last_payment_error.type` (`card_error` for a decline,
 //!    else `invalid_request_error`) when absent.
+//! 6. **Confirmation by the buyer's client** (localstripe only confirms with the secret key
+//!    and an attached payment method): `POST /v1/payment_intents/{id}/confirm` authorised
+//!    by the publishable key (`key=pk_…` in the form, as Stripe.js sends it) with the
+//!    intent's `client_secret` and the card in `payment_method_data[type]=card`,
+//!    `payment_method_data[card][number|exp_month|exp_year|cvc]` (or an existing
+//!    `payment_method`). Another publishable key answers 401, a client secret of another
+//!    intent 400, an intent past confirmation 400 `payment_intent_unexpected_state`, as
+//!    Stripe does; otherwise the proxy makes the payment method, attaches it and confirms
+//!    at localstripe with the platform's secret key, and answers the intent (402 for a
+//!    declined card).
+//! 7. **Connect webhooks**: the endpoints registered at localstripe's
+//!    `POST /_config/webhooks/{id}` (`url`, `secret`; forwarded unchanged) are remembered,
+//!    and completing an account's onboarding sends each a signed `account.updated` event
+//!    carrying the account, as Stripe does for a connected account (localstripe signs and
+//!    sends its own events itself).
 //!
 //! Everything else goes to localstripe unchanged.
 
@@ -38,16 +55,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use hmac::{Hmac, Mac};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::Sha256;
 use tokio::task::JoinHandle;
 
 use super::http::{self, ReceivedRequest, WholeResponse};
 
-/// One POST the proxy saw.
+/// The API version the proxy's own events say they were rendered with.
+const EVENT_API_VERSION: &str = "2025-03-31.basil";
+
+/// One POST the platform's server (a secret key) sent through the proxy.
 #[derive(Debug, Clone)]
 pub struct RecordedPost {
+    /// The path, without its query: `/v1/payment_intents`.
     pub path: String,
+    /// Its `Idempotency-Key`, if it sent one.
     pub idempotency_key: Option<String>,
 }
 
@@ -67,33 +91,30 @@ struct ProxyState {
     intents: HashMap<String, IntentExtras>,
 }
 
-/// The Connect objects, shared with the test.
-#[derive(Default)]
-pub struct ConnectFixtures {
-    accounts: Mutex<HashMap<String, Value>>,
-    transfers: Mutex<HashMap<String, Value>>,
+/// A webhook endpoint registered at localstripe, which the proxy's own events go to too.
+#[derive(Debug, Clone)]
+struct WebhookEndpoint {
+    url: String,
+    secret: String,
 }
 
-impl ConnectFixtures {
-    /// What Stripe's onboarding does once the seller finishes it: details submitted,
-    /// payouts enabled, the transfers capability active.
-    pub fn complete_onboarding(&self, account_id: &str) -> anyhow::Result<()> {
-        let mut accounts = self.accounts.lock().expect("accounts lock");
-        let account = accounts
-            .get_mut(account_id)
-            .ok_or_else(|| anyhow::anyhow!("no account {account_id}"))?;
-        account["details_submitted"] = json!(true);
-        account["payouts_enabled"] = json!(true);
-        account["capabilities"]["transfers"] = json!("active");
-        Ok(())
-    }
+/// The Connect objects, the onboarding links handed out, and where events go.
+#[derive(Default)]
+struct ConnectFixtures {
+    accounts: Mutex<HashMap<String, Value>>,
+    transfers: Mutex<HashMap<String, Value>>,
+    /// Onboarding link URL → its account.
+    onboarding_links: Mutex<HashMap<String, String>>,
+    /// Registration id → endpoint, as registered at `/_config/webhooks/{id}`.
+    endpoints: Mutex<HashMap<String, WebhookEndpoint>>,
 }
 
 /// The running proxy.
 pub struct StripeProxy {
     port: u16,
     state: Arc<Mutex<ProxyState>>,
-    pub connect: Arc<ConnectFixtures>,
+    connect: Arc<ConnectFixtures>,
+    client: http::PlainClient,
     task: JoinHandle<()>,
 }
 
@@ -104,12 +125,15 @@ impl Drop for StripeProxy {
 }
 
 impl StripeProxy {
-    /// Starts a proxy in front of the localstripe at `upstream`.
-    pub async fn start(upstream: String) -> Self {
+    /// Starts a proxy in front of the localstripe at `upstream`, confirming buyers' payments
+    /// there with the platform's `secret_key` when they come with `publishable_key`.
+    pub async fn start(upstream: String, secret_key: String, publishable_key: String) -> Self {
         let state = Arc::new(Mutex::new(ProxyState::default()));
         let connect = Arc::new(ConnectFixtures::default());
         let forwarder = Arc::new(Forwarder {
             upstream,
+            secret_key,
+            publishable_key,
             client: http::client(),
             state: state.clone(),
             connect: connect.clone(),
@@ -123,6 +147,7 @@ impl StripeProxy {
             port,
             state,
             connect,
+            client: http::client(),
             task,
         }
     }
@@ -132,18 +157,127 @@ impl StripeProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Every POST seen so far, in order.
+    /// Every POST the platform's server sent so far, in order.
     pub fn posts(&self) -> Vec<RecordedPost> {
         self.state.lock().expect("proxy lock").posts.clone()
     }
+
+    /// The account an onboarding link (`POST /v1/account_links`) was made for.
+    pub fn account_of_onboarding_link(&self, url: &str) -> Option<String> {
+        self.connect
+            .onboarding_links
+            .lock()
+            .expect("links lock")
+            .get(url)
+            .cloned()
+    }
+
+    /// What Stripe does once the seller finishes onboarding: details submitted, payouts
+    /// enabled, the transfers capability active; then a signed `account.updated` event to
+    /// every registered endpoint. Fails when the account is unknown or an endpoint does not
+    /// answer 2xx (Stripe would send it again later; a test wants to know now).
+    pub async fn complete_onboarding(&self, account_id: &str) -> anyhow::Result<()> {
+        let account = {
+            let mut accounts = self.connect.accounts.lock().expect("accounts lock");
+            let account = accounts
+                .get_mut(account_id)
+                .ok_or_else(|| anyhow::anyhow!("no account {account_id}"))?;
+            account["details_submitted"] = json!(true);
+            account["charges_enabled"] = json!(true);
+            account["payouts_enabled"] = json!(true);
+            account["capabilities"]["transfers"] = json!("active");
+            account.clone()
+        };
+        self.send_event("account.updated", Some(account_id), account)
+            .await
+    }
+
+    /// Sends an event about `object` to every registered endpoint, signed with each one's
+    /// secret the way Stripe signs (`Stripe-Signature: t=<created>,v1=<hex HMAC-SHA256 of
+    /// "<created>.<payload>">`).
+    async fn send_event(
+        &self,
+        event_type: &str,
+        connected_account: Option<&str>,
+        object: Value,
+    ) -> anyhow::Result<()> {
+        let endpoints: Vec<WebhookEndpoint> = self
+            .connect
+            .endpoints
+            .lock()
+            .expect("endpoints lock")
+            .values()
+            .cloned()
+            .collect();
+        let created = now_seconds();
+        let mut event = json!({
+            "id": random_id("evt_"),
+            "object": "event",
+            "api_version": EVENT_API_VERSION,
+            "created": created,
+            "data": { "object": object },
+            "livemode": false,
+            "pending_webhooks": endpoints.len(),
+            "request": { "id": null, "idempotency_key": null },
+            "type": event_type,
+        });
+        if let Some(account) = connected_account {
+            event["account"] = json!(account);
+        }
+        let payload = serde_json::to_vec_pretty(&event)?;
+        let mut failures = Vec::new();
+        for endpoint in endpoints {
+            let signature = sign(&endpoint.secret, &payload, created);
+            let delivered = http::send(
+                &self.client,
+                Method::POST,
+                &endpoint.url,
+                &[
+                    ("content-type", "application/json; charset=utf-8".to_owned()),
+                    ("stripe-signature", signature),
+                ],
+                Bytes::from(payload.clone()),
+            )
+            .await;
+            match delivered {
+                Ok(answer) if answer.status.is_success() => {}
+                Ok(answer) => failures.push(format!(
+                    "{} answered {}: {}",
+                    endpoint.url,
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                )),
+                Err(error) => failures.push(format!("{} is unreachable: {error}", endpoint.url)),
+            }
+        }
+        anyhow::ensure!(
+            failures.is_empty(),
+            "{event_type} was not delivered: {}",
+            failures.join("; ")
+        );
+        Ok(())
+    }
+}
+
+/// Stripe's `Stripe-Signature` header for `payload` sent at `timestamp_seconds`.
+fn sign(secret: &str, payload: &[u8], timestamp_seconds: i64) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any size");
+    mac.update(format!("{timestamp_seconds}.").as_bytes());
+    mac.update(payload);
+    format!(
+        "t={timestamp_seconds},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 struct Forwarder {
     upstream: String,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Full<Bytes>,
-    >,
+    /// The platform's secret key, for what the proxy does at localstripe on a buyer's behalf.
+    secret_key: String,
+    /// The platform's publishable key, which the buyer's client authenticates with.
+    publishable_key: String,
+    client: http::PlainClient,
     state: Arc<Mutex<ProxyState>>,
     connect: Arc<ConnectFixtures>,
 }
@@ -187,7 +321,16 @@ fn random_id(prefix: &str) -> String {
 }
 
 fn now_seconds() -> i64 {
-    gigmesh_types::now_millis() / 1_000
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64)
+}
+
+/// The key of an `Authorization: Bearer <key>` header.
+fn bearer_key(request: &ReceivedRequest) -> Option<String> {
+    request
+        .header("authorization")
+        .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned))
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -226,10 +369,12 @@ impl Forwarder {
         );
         {
             let mut state = self.state.lock().expect("proxy lock");
-            state.posts.push(RecordedPost {
-                path: request.path().to_owned(),
-                idempotency_key: key.clone(),
-            });
+            if bearer_key(&request).is_some_and(|key| key.starts_with("sk_")) {
+                state.posts.push(RecordedPost {
+                    path: request.path().to_owned(),
+                    idempotency_key: key.clone(),
+                });
+            }
             if let Some(key) = &key
                 && let Some((first_asked, answer)) = state.answered.get(key)
             {
@@ -266,6 +411,15 @@ impl Forwarder {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let form = http::parse_form(&request.body);
         match (&request.method, segments.as_slice()) {
+            (&Method::POST, ["_config", "webhooks", id]) => {
+                self.register_endpoint(&request, id, &form).await
+            }
+            (&Method::POST, ["v1", "payment_intents", id, "confirm"])
+                if field(&form, "key").is_some_and(|key| key.starts_with("pk_"))
+                    || bearer_key(&request).is_some_and(|key| key.starts_with("pk_")) =>
+            {
+                self.confirm_as_client(&request, id, &form).await
+            }
             (&Method::POST, ["v1", "accounts"]) => self.create_account(&form),
             (&Method::GET, ["v1", "accounts", id]) => self.account(id),
             (&Method::POST, ["v1", "account_links"]) => self.create_account_link(&form),
@@ -279,6 +433,168 @@ impl Forwarder {
             }
             (&Method::POST, ["v1", "refunds"]) => self.create_refund(request, &form).await,
             _ => self.forward_and_complete(request).await,
+        }
+    }
+
+    /// Remembers a webhook endpoint for the proxy's own events, and registers it at
+    /// localstripe for localstripe's.
+    async fn register_endpoint(
+        &self,
+        request: &ReceivedRequest,
+        id: &str,
+        form: &[(String, String)],
+    ) -> WholeResponse {
+        let (Some(url), Some(secret)) = (field(form, "url"), field(form, "secret")) else {
+            return invalid("Missing required param: url and secret.");
+        };
+        let answer = self.forward(request, request.body.clone()).await;
+        if answer.status.is_success() {
+            self.connect
+                .endpoints
+                .lock()
+                .expect("endpoints lock")
+                .insert(
+                    id.to_owned(),
+                    WebhookEndpoint {
+                        url: url.to_owned(),
+                        secret: secret.to_owned(),
+                    },
+                );
+        }
+        answer
+    }
+
+    /// A buyer's client confirming a payment intent with a card, as Stripe.js does.
+    async fn confirm_as_client(
+        &self,
+        request: &ReceivedRequest,
+        intent_id: &str,
+        form: &[(String, String)],
+    ) -> WholeResponse {
+        let key = field(form, "key")
+            .map(str::to_owned)
+            .or_else(|| bearer_key(request))
+            .unwrap_or_default();
+        if key != self.publishable_key {
+            return stripe_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                None,
+                &format!(
+                    "Invalid API Key provided: {}***",
+                    key.chars().take(8).collect::<String>()
+                ),
+            );
+        }
+        let Some(client_secret) = field(form, "client_secret") else {
+            return invalid("Missing required param: client_secret.");
+        };
+        let intent = self
+            .upstream(
+                Method::GET,
+                &format!("/v1/payment_intents/{intent_id}"),
+                &[],
+            )
+            .await;
+        if intent.status == StatusCode::NOT_FOUND {
+            return missing("payment_intent", intent_id);
+        }
+        let Some(intent) = intent.body_json().filter(|_| intent.status.is_success()) else {
+            return intent;
+        };
+        if intent["client_secret"].as_str() != Some(client_secret) {
+            return stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                None,
+                "The client_secret provided does not match the client_secret associated \
+                 with the PaymentIntent.",
+            );
+        }
+        let status = intent["status"].as_str().unwrap_or_default();
+        if !["requires_payment_method", "requires_confirmation"].contains(&status) {
+            return stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("payment_intent_unexpected_state"),
+                &format!(
+                    "You cannot confirm this PaymentIntent because it has a status of {status}."
+                ),
+            );
+        }
+        let method_id = match field(form, "payment_method") {
+            Some(method_id) => method_id.to_owned(),
+            None => {
+                if field(form, "payment_method_data[type]") != Some("card") {
+                    return invalid("Missing required param: payment_method_data[type].");
+                }
+                let mut card = vec![("type".to_owned(), "card".to_owned())];
+                for part in ["number", "exp_month", "exp_year", "cvc"] {
+                    if let Some(value) = field(form, &format!("payment_method_data[card][{part}]"))
+                    {
+                        card.push((format!("card[{part}]"), value.to_owned()));
+                    }
+                }
+                let created = self
+                    .upstream(Method::POST, "/v1/payment_methods", &card)
+                    .await;
+                let Some(method_id) = created
+                    .body_json()
+                    .filter(|_| created.status.is_success())
+                    .and_then(|method| method["id"].as_str().map(str::to_owned))
+                else {
+                    return created;
+                };
+                method_id
+            }
+        };
+        let attached = self
+            .upstream(
+                Method::POST,
+                &format!("/v1/payment_intents/{intent_id}"),
+                &[("payment_method".to_owned(), method_id)],
+            )
+            .await;
+        if !attached.status.is_success() {
+            return self.complete(attached);
+        }
+        let confirmed = self
+            .upstream(
+                Method::POST,
+                &format!("/v1/payment_intents/{intent_id}/confirm"),
+                &[],
+            )
+            .await;
+        self.complete(confirmed)
+    }
+
+    /// A request to localstripe with the platform's secret key.
+    async fn upstream(
+        &self,
+        method: Method,
+        path: &str,
+        pairs: &[(String, String)],
+    ) -> WholeResponse {
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let url = format!("{}{path}", self.upstream);
+        let headers = [
+            ("authorization", format!("Bearer {}", self.secret_key)),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+        ];
+        match http::send(&self.client, method, &url, &headers, http::form(&pairs)).await {
+            Ok(answer) => answer,
+            Err(error) => stripe_error(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                None,
+                &format!("localstripe is unreachable: {error}"),
+            ),
         }
     }
 
@@ -511,16 +827,22 @@ impl Forwarder {
             }
         }
         let created = now_seconds();
+        let url = format!(
+            "https://connect.stripe.com/setup/e/{account_id}/{}",
+            uuid::Uuid::new_v4().simple()
+        );
+        self.connect
+            .onboarding_links
+            .lock()
+            .expect("links lock")
+            .insert(url.clone(), account_id.to_owned());
         WholeResponse::json(
             StatusCode::OK,
             &json!({
                 "object": "account_link",
                 "created": created,
                 "expires_at": created + 300,
-                "url": format!(
-                    "https://connect.stripe.com/setup/e/{account_id}/{}",
-                    uuid::Uuid::new_v4().simple()
-                ),
+                "url": url,
             }),
         )
     }

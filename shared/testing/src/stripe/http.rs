@@ -1,5 +1,5 @@
-//! The little HTTP the Stripe tests need: a 127.0.0.1 server running a handler per
-//! request, and a plain client for form posts.
+//! The little HTTP the Stripe fake needs: a 127.0.0.1 server running a handler per
+//! request (the proxy, webhook inboxes), and a plain client for form posts.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -124,13 +124,16 @@ pub async fn serve(handler: Handler) -> (u16, JoinHandle<()>) {
 }
 
 /// A plain HTTP/1 client.
-pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+pub type PlainClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A plain HTTP/1 client.
+pub fn client() -> PlainClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
 /// Sends a request and reads the whole answer.
 pub async fn send(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &PlainClient,
     method: Method,
     url: &str,
     headers: &[(&str, String)],
