@@ -122,6 +122,7 @@ impl App {
     }
 
     fn assemble_with_clock(deps: ServiceDeps, config: Config, clock: Clock) -> anyhow::Result<App> {
+        crate::metrics::describe_metrics();
         let (provider, sandbox): (Arc<dyn PaymentProvider>, Option<SandboxProvider>) =
             match config.provider {
                 ProviderKind::Sandbox => {

@@ -16,6 +16,7 @@ mod events;
 mod input;
 mod invoice_pdf;
 pub mod ledger;
+mod metrics;
 mod output;
 mod store;
 mod use_cases;

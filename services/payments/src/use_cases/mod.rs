@@ -18,7 +18,7 @@ use gigmesh_payment_provider::sandbox::{SandboxConfirmation, SandboxError, Sandb
 use gigmesh_payment_provider::{
     NewPayment, PaymentProvider, ProviderError, ProviderPayment, ProviderPaymentStatus, WebhookKind,
 };
-use gigmesh_types::{Clock, Currency};
+use gigmesh_types::{Clock, Currency, Money};
 
 use crate::config::Config;
 use crate::error::PaymentsError;
@@ -300,10 +300,14 @@ impl Payments {
         if !store::record_webhook_event(&mut tx, &event.id, event_type, self.now()).await? {
             return Ok(true);
         }
+        let mut captured = None;
         if let Some(current) = &current {
-            self.apply_in(&mut tx, current, failed).await?;
+            captured = self.apply_in(&mut tx, current, failed).await?;
         }
         tx.commit().await.map_err(DbError::from)?;
+        if let Some(amount) = captured {
+            crate::metrics::count_captured(amount);
+        }
         tracing::info!(event_id = %event.id, event_type, "webhook applied");
         Ok(false)
     }
@@ -311,29 +315,33 @@ impl Payments {
     /// Applies what the provider says about a payment, in its own transaction.
     async fn apply_provider_payment(&self, current: &ProviderPayment) -> Result<(), PaymentsError> {
         let mut tx = self.db.begin().await?;
-        self.apply_in(&mut tx, current, false).await?;
+        let captured = self.apply_in(&mut tx, current, false).await?;
         tx.commit().await.map_err(DbError::from)?;
+        if let Some(amount) = captured {
+            crate::metrics::count_captured(amount);
+        }
         Ok(())
     }
 
     /// Moves the stored payment to what the provider says now, guarded by its stored
     /// state: a succeeded payment never goes back. Success moves the amount from clearing
     /// to the order's escrow, emits PaymentSucceeded and (for an order still open) issues
-    /// the invoice; a failure (`failed`, a decline reported) emits PaymentFailed.
+    /// the invoice; a failure (`failed`, a decline reported) emits PaymentFailed. Returns
+    /// the amount captured, when this made the payment succeed.
     async fn apply_in(
         &self,
         tx: &mut Tx,
         current: &ProviderPayment,
         failed: bool,
-    ) -> Result<(), PaymentsError> {
+    ) -> Result<Option<Money>, PaymentsError> {
         let Some(mut payment) =
             store::lock_payment_by_provider_id(tx, self.backend(), &current.id).await?
         else {
             tracing::warn!(payment_id = %current.id, "webhook for a payment payments did not create");
-            return Ok(());
+            return Ok(None);
         };
         if payment.status == "succeeded" {
-            return Ok(());
+            return Ok(None);
         }
         let now = self.now();
         match current.status {
@@ -382,6 +390,7 @@ impl Payments {
                     ),
                 }
                 tracing::info!(order_id = %payment.order_id, "payment succeeded");
+                return Ok(Some(payment.amount));
             }
             status => {
                 let status = status_name(status).to_owned();
@@ -400,7 +409,7 @@ impl Payments {
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn issue_invoice(

@@ -131,6 +131,7 @@ impl Payments {
         store::update_payment(&mut tx, &payment, self.now()).await?;
         events::refund_issued(&mut tx, refund).await?;
         tx.commit().await.map_err(DbError::from)?;
+        crate::metrics::count_refunded(refund.amount);
         tracing::info!(refund_id = %refund.id, order_id = %refund.order_id, "refund made");
         Ok(true)
     }
