@@ -23,9 +23,23 @@
 //! and loads the same gigs into PostgreSQL with a full-text (tsvector + GIN) index, then
 //! runs the same mix of keyword, filter and facet searches against both, one at a time and
 //! with two in flight, and prints a Markdown report the same way.
+//!
+//! `gigmesh-bench orders` starts auth, orders and payments as `gigmesh serve` processes on
+//! fresh PostgreSQL databases with Kafka (tansu) and `gigmesh gateway` in front, and times
+//! PlaceOrder from N concurrent clients for a fixed time, then runs `pgbench -N` with the same
+//! clients and time on the same server, for each client count.
+//!
+//! `gigmesh-bench payment-latency` pays orders with the sandbox's test card and times the
+//! way from the verified payment to the order starting, in `gigmesh dev` and in distributed
+//! mode (PostgreSQL, Kafka).
 
+mod cpu;
+mod distributed;
+mod market;
 mod measure;
 mod mesh;
+mod orders;
+mod payment_latency;
 mod process;
 mod report;
 mod search;
@@ -69,6 +83,63 @@ enum Command {
     SignInBurst(SignInBurstOptions),
     /// `gigmesh dev`'s memory under minutes of mixed traffic.
     Soak(SoakOptions),
+    /// PlaceOrder throughput through the gateway on PostgreSQL, against pgbench.
+    Orders(OrdersOptions),
+    /// The time from a verified payment to its order starting, embedded and over Kafka.
+    PaymentLatency(PaymentLatencyOptions),
+}
+
+#[derive(Args)]
+struct OrdersOptions {
+    /// Client counts, each run in turn (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 32])]
+    clients: Vec<usize>,
+    /// Seconds each client count places orders (and pgbench runs).
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Seconds of untimed orders before each measured run.
+    #[arg(long, default_value_t = 5)]
+    warmup_seconds: u64,
+    /// Buyers signed up; calls take them in turn.
+    #[arg(long, default_value_t = 200)]
+    buyers: usize,
+    /// pgbench's scale factor (100,000 accounts each).
+    #[arg(long, default_value_t = 10)]
+    pgbench_scale: u32,
+    /// PostgreSQL server; fresh databases are created there and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+    /// Name prefix of the databases this run creates.
+    #[arg(long, default_value = "gm_bench_orders")]
+    database_prefix: String,
+    /// The `gigmesh` binary (default: `gigmesh` next to this program).
+    #[arg(long)]
+    gigmesh_bin: Option<std::path::PathBuf>,
+}
+
+#[derive(Args)]
+struct PaymentLatencyOptions {
+    /// Orders paid and timed per mode.
+    #[arg(long, default_value_t = 200)]
+    orders: usize,
+    /// Orders in flight at once (one buyer each).
+    #[arg(long, default_value_t = 4)]
+    in_flight: usize,
+    /// Only `gigmesh dev` (embedded bus).
+    #[arg(long, conflicts_with = "only_kafka")]
+    only_embedded: bool,
+    /// Only distributed mode (Kafka).
+    #[arg(long)]
+    only_kafka: bool,
+    /// PostgreSQL server for distributed mode; fresh databases are created and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+    /// Name prefix of the databases this run creates.
+    #[arg(long, default_value = "gm_bench_payments")]
+    database_prefix: String,
+    /// The `gigmesh` binary (default: `gigmesh` next to this program).
+    #[arg(long)]
+    gigmesh_bin: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -180,6 +251,8 @@ fn main() -> ExitCode {
             Command::Search(options) => search_benchmark(options).await,
             Command::SignInBurst(options) => sign_in_burst(options).await,
             Command::Soak(options) => soak(options).await,
+            Command::Orders(options) => orders_benchmark(options).await,
+            Command::PaymentLatency(options) => payment_latency(options).await,
         }
     });
     match outcome {
@@ -327,6 +400,35 @@ async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         workers: options.workers.max(1),
     };
     print_report(&soak::run(&settings).await?);
+    Ok(())
+}
+
+async fn orders_benchmark(options: OrdersOptions) -> anyhow::Result<()> {
+    let settings = orders::OrdersSettings {
+        gigmesh_bin: gigmesh_bin(options.gigmesh_bin)?,
+        postgres_url: options.postgres_url,
+        database_prefix: options.database_prefix,
+        clients: options.clients,
+        duration: std::time::Duration::from_secs(options.seconds.max(1)),
+        warmup: std::time::Duration::from_secs(options.warmup_seconds),
+        buyers: options.buyers.max(1),
+        pgbench_scale: options.pgbench_scale,
+    };
+    print_report(&orders::run(&settings).await?);
+    Ok(())
+}
+
+async fn payment_latency(options: PaymentLatencyOptions) -> anyhow::Result<()> {
+    let settings = payment_latency::PaymentLatencySettings {
+        gigmesh_bin: gigmesh_bin(options.gigmesh_bin)?,
+        postgres_url: options.postgres_url,
+        database_prefix: options.database_prefix,
+        orders: options.orders.max(1),
+        in_flight: options.in_flight.max(1),
+        embedded: !options.only_kafka,
+        kafka: !options.only_embedded,
+    };
+    print_report(&payment_latency::run(&settings).await?);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! gigmesh as a child process of a benchmark: started from the release binary without the
 //! caller's configuration, its output in a log file, ready once `GetJwks` answers through
-//! its port, killed when dropped.
+//! its port (auth, a gateway, `gigmesh dev`) or, for a service that serves no `GetJwks`,
+//! once gRPC health answers SERVING; killed when dropped.
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,9 @@ use gigmesh_proto::auth::GetJwksRequest;
 use gigmesh_proto::auth::auth_service_client::AuthServiceClient;
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 /// A running gigmesh process.
 pub struct GigmeshProcess {
@@ -22,6 +26,15 @@ pub struct GigmeshProcess {
     pub address: SocketAddr,
     log: PathBuf,
     what: &'static str,
+}
+
+/// What shows that a started process is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// `GetJwks` answers through its port: auth itself, a gateway or `gigmesh dev`.
+    Jwks,
+    /// gRPC health answers SERVING for the whole server: any `gigmesh serve <service>`.
+    Health,
 }
 
 /// `gigmesh <args>` with none of the caller's `GIGMESH_CONFIG` or `GIGMESH__` variables, so
@@ -42,10 +55,22 @@ impl GigmeshProcess {
     /// `start_timeout` until `GetJwks` answers at `address`; an error carries the log's tail.
     pub async fn start(
         what: &'static str,
+        command: Command,
+        address: SocketAddr,
+        log: PathBuf,
+        start_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        Self::start_until(what, command, address, log, start_timeout, Readiness::Jwks).await
+    }
+
+    /// Like [`GigmeshProcess::start`], ready once `readiness` holds.
+    pub async fn start_until(
+        what: &'static str,
         mut command: Command,
         address: SocketAddr,
         log: PathBuf,
         start_timeout: Duration,
+        readiness: Readiness,
     ) -> anyhow::Result<Self> {
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("cannot create {what}'s log"))?;
@@ -66,23 +91,24 @@ impl GigmeshProcess {
             log,
             what,
         };
-        if let Err(error) = process.wait_until_answering(start_timeout).await {
+        if let Err(error) = process.wait_until_answering(start_timeout, readiness).await {
             return Err(error.context(format!("{what}'s log:\n{}", process.log_tail())));
         }
         Ok(process)
     }
 
-    async fn wait_until_answering(&mut self, start_timeout: Duration) -> anyhow::Result<()> {
+    async fn wait_until_answering(
+        &mut self,
+        start_timeout: Duration,
+        readiness: Readiness,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + start_timeout;
         loop {
             if let Some(status) = self.exited()? {
                 anyhow::bail!("{} exited early with {status}", self.what);
             }
             if let Ok(channel) = connect(self.address).await
-                && AuthServiceClient::new(channel)
-                    .get_jwks(GetJwksRequest {})
-                    .await
-                    .is_ok()
+                && answers(channel, readiness).await
             {
                 return Ok(());
             }
@@ -116,6 +142,22 @@ impl GigmeshProcess {
             .await
             .with_context(|| format!("cannot wait for {}", self.what))?;
         Ok(())
+    }
+}
+
+/// Whether the process behind `channel` shows `readiness`.
+async fn answers(channel: Channel, readiness: Readiness) -> bool {
+    match readiness {
+        Readiness::Jwks => AuthServiceClient::new(channel)
+            .get_jwks(GetJwksRequest {})
+            .await
+            .is_ok(),
+        Readiness::Health => HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .is_ok_and(|answer| answer.into_inner().status == ServingStatus::Serving as i32),
     }
 }
 

@@ -161,7 +161,7 @@ pub async fn run(settings: &SoakSettings) -> anyhow::Result<String> {
 }
 
 /// Makes the demo buyer a seller with [`GIGS`] published gigs; returns their ids.
-async fn prepare(gateway: SocketAddr) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn prepare(gateway: SocketAddr) -> anyhow::Result<Vec<String>> {
     let channel = connect(gateway).await?;
     let mut auth = AuthServiceClient::new(channel.clone());
     let mut users = UserServiceClient::new(channel.clone());
@@ -446,13 +446,18 @@ fn signed<T>(message: T, access_token: &str) -> anyhow::Result<Request<T>> {
 }
 
 /// `gigmesh dev` as its own process, killed on drop, with its data in a temporary directory.
-struct DevProcess {
-    process: GigmeshProcess,
-    _data_dir: TempDir,
+pub(crate) struct DevProcess {
+    pub(crate) process: GigmeshProcess,
+    data_dir: TempDir,
 }
 
 impl DevProcess {
-    async fn start(gigmesh_bin: &Path) -> anyhow::Result<Self> {
+    /// Where `gigmesh dev` keeps its databases (`<service>.db`) and event log.
+    pub(crate) fn data(&self) -> PathBuf {
+        self.data_dir.path().join("data")
+    }
+
+    pub(crate) async fn start(gigmesh_bin: &Path) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
         let gateway = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()?));
@@ -480,10 +485,7 @@ impl DevProcess {
         let log = data_dir.path().join("dev.log");
         let process =
             GigmeshProcess::start("gigmesh dev", command, gateway, log, START_TIMEOUT).await?;
-        Ok(Self {
-            process,
-            _data_dir: data_dir,
-        })
+        Ok(Self { process, data_dir })
     }
 }
 
