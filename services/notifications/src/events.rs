@@ -191,7 +191,7 @@ pub(crate) async fn send_once(
         tracing::info!(event_id = %event_id, kind = mail.kind.as_str(), "mail for this event was sent before");
         return Ok(());
     }
-    let message = build_message(sender, &mail)?;
+    let message = build_message(sender, &mail, event_id)?;
     mailer.send(message).await?;
     store::record_sent_mail(
         tx,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use uuid::Uuid;
+use sha2::{Digest as _, Sha256};
 
 use crate::config::{Config, MailerKind, SmtpConfig, SmtpTls};
 use crate::domain::Mail;
@@ -39,16 +39,16 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 /// Addresses a composed mail: From is the configured sender, To the recipient, and the body
-/// has plain-text and HTML alternatives.
-pub fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, MailerError> {
+/// has plain-text and HTML alternatives; the Message-ID is the one of `event_id`'s mail
+/// to this recipient.
+pub fn build_message(from: &Mailbox, mail: &Mail, event_id: &str) -> Result<Message, MailerError> {
     let address = mail
         .recipient
         .as_str()
         .parse()
         .map_err(|error| MailerError::Build(format!("recipient address: {error}")))?;
     let recipient = Mailbox::new(mail.recipient_name.clone(), address);
-    // A Message-ID in the sender's domain; relays and spam filters expect one.
-    let message_id = format!("<{}@{}>", Uuid::now_v7(), from.email.domain());
+    let message_id = message_id(from, mail, event_id);
     Message::builder()
         .message_id(Some(message_id))
         .from(from.clone())
@@ -59,6 +59,21 @@ pub fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, MailerError
             mail.html_body.clone(),
         ))
         .map_err(|error| MailerError::Build(error.to_string()))
+}
+
+/// The Message-ID of the mail `event_id` sends to its recipient, in the sender's domain
+/// (relays and spam filters expect one): the same every time the event is handled. Sending
+/// is at least once (a crash between the handover and the commit sends again), and a mail
+/// sent again carries the same Message-ID, by which mail clients show it once.
+fn message_id(from: &Mailbox, mail: &Mail, event_id: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(event_id.as_bytes())
+        .chain_update([0])
+        .chain_update(mail.kind.as_str().as_bytes())
+        .chain_update([0])
+        .chain_update(mail.recipient.as_str().as_bytes())
+        .finalize();
+    format!("<{}@{}>", hex::encode(&digest[..16]), from.email.domain())
 }
 
 /// Writes every mail as an `.eml` file into a directory, where a developer opens it with a
@@ -212,7 +227,8 @@ mod tests {
             Email::parse("email", "ada@example.com").expect("email"),
             0,
         );
-        let message = build_message(&from, &mail).expect("message");
+        let message =
+            build_message(&from, &mail, "01a23351-252d-762f-ace6-0e9186fd1b0a").expect("message");
         let formatted = String::from_utf8(message.formatted()).expect("utf-8");
         assert!(formatted.contains("From: gigmesh <no-reply@gigmesh.example>"));
         assert!(formatted.contains("To: ada@example.com"));
@@ -222,6 +238,31 @@ mod tests {
         assert!(
             formatted.contains("@gigmesh.example>"),
             "message id in the sender's domain"
+        );
+    }
+
+    #[test]
+    fn a_mail_sent_again_for_its_event_carries_the_same_message_id() {
+        let from: Mailbox = "gigmesh <no-reply@gigmesh.example>"
+            .parse()
+            .expect("sender");
+        let mail = |address: &str| {
+            password_changed_mail(
+                &WebApp::new("https://gigmesh.example"),
+                Email::parse("email", address).expect("email"),
+                0,
+            )
+        };
+        let ada = mail("ada@example.com");
+        let id = message_id(&from, &ada, "event-1");
+        assert_eq!(id, message_id(&from, &ada, "event-1"));
+        assert_ne!(id, message_id(&from, &ada, "event-2"));
+        assert_ne!(id, message_id(&from, &mail("bob@example.com"), "event-1"));
+        let message = build_message(&from, &ada, "event-1").expect("message");
+        let formatted = String::from_utf8(message.formatted()).expect("utf-8");
+        assert!(
+            formatted.contains(&format!("Message-ID: {id}")),
+            "{formatted}"
         );
     }
 }
