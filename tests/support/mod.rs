@@ -5,6 +5,7 @@
 
 pub mod edge;
 pub mod flows;
+pub mod load;
 pub mod mail;
 pub mod mesh;
 pub mod rpc;
