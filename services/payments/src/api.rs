@@ -122,11 +122,10 @@ impl PaymentService for PaymentApi {
         let (size, cursor) =
             input::page(request.get_ref().page_size, &request.get_ref().page_token)?;
         let earnings = self.payments.earnings(&seller_id, cursor, size).await?;
-        let last = earnings
-            .last()
-            .map(|earning| (earning.time, earning.id.clone()));
         Ok(Response::new(proto::ListMyEarningsResponse {
-            next_page_token: input::next_token(earnings.len() == size as usize, last),
+            next_page_token: input::next_token(&earnings, size, |item| {
+                (item.time, item.id.clone())
+            }),
             earnings: earnings.iter().map(output::earning_to_proto).collect(),
         }))
     }
@@ -181,11 +180,10 @@ impl PaymentService for PaymentApi {
         let (size, cursor) =
             input::page(request.get_ref().page_size, &request.get_ref().page_token)?;
         let withdrawals = self.payments.withdrawals(&seller_id, cursor, size).await?;
-        let last = withdrawals
-            .last()
-            .map(|withdrawal| (withdrawal.create_time, withdrawal.id.clone()));
         Ok(Response::new(proto::ListMyWithdrawalsResponse {
-            next_page_token: input::next_token(withdrawals.len() == size as usize, last),
+            next_page_token: input::next_token(&withdrawals, size, |withdrawal| {
+                (withdrawal.create_time, withdrawal.id.clone())
+            }),
             withdrawals: withdrawals
                 .iter()
                 .map(output::withdrawal_to_proto)
@@ -238,11 +236,8 @@ impl PaymentService for PaymentApi {
             input::payment_filter(&request.order_id, &request.buyer_id, &request.seller_id)?;
         let (size, cursor) = input::page(request.page_size, &request.page_token)?;
         let records = self.payments.money_records(&filter, cursor, size).await?;
-        let last = records
-            .last()
-            .map(|record| (record.time, record.id.clone()));
         Ok(Response::new(proto::ListPaymentsResponse {
-            next_page_token: input::next_token(records.len() == size as usize, last),
+            next_page_token: input::next_token(&records, size, |item| (item.time, item.id.clone())),
             records: records.iter().map(output::money_record_to_proto).collect(),
         }))
     }
@@ -282,9 +277,8 @@ impl PaymentService for PaymentApi {
         let (size, cursor) =
             input::page(request.get_ref().page_size, &request.get_ref().page_token)?;
         let entries = self.payments.audit_log(cursor, size).await?;
-        let last = entries.last().map(|entry| (entry.time, entry.id.clone()));
         Ok(Response::new(proto::ListAuditLogResponse {
-            next_page_token: input::next_token(entries.len() == size as usize, last),
+            next_page_token: input::next_token(&entries, size, |item| (item.time, item.id.clone())),
             entries: entries.iter().map(output::audit_to_proto).collect(),
         }))
     }

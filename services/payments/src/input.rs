@@ -73,10 +73,11 @@ pub fn page(page_size: i32, page_token: &str) -> Result<(u32, Option<Cursor>), A
     Ok((size.unwrap_or(DEFAULT_PAGE_SIZE), cursor.flatten()))
 }
 
-/// The next page's token after a full page ending at `last`.
-pub fn next_token(full: bool, last: Option<Cursor>) -> String {
-    match (full, last) {
-        (true, Some(cursor)) => PageToken::encode(&cursor),
+/// The next page's token after `page`, read with `size`: the position (`cursor_of`) of its
+/// last item when the page is full, empty when it is not (the last page).
+pub fn next_token<T>(page: &[T], size: u32, cursor_of: impl FnOnce(&T) -> Cursor) -> String {
+    match page.last() {
+        Some(last) if page.len() == size as usize => PageToken::encode(&cursor_of(last)),
         _ => String::new(),
     }
 }
@@ -106,14 +107,57 @@ pub fn payment_filter(
     Ok(PaymentFilter::Seller(user_id("seller_id", seller_id)?))
 }
 
-/// Where an onboarding returns: https, or http on localhost.
+/// Where an onboarding returns: an https URL, or http on this machine (localhost,
+/// 127.0.0.1) for development; at most 2,048 characters.
 pub fn return_url(raw: &str) -> Result<String, ApiError> {
-    let local = raw.starts_with("http://localhost") || raw.starts_with("http://127.0.0.1");
-    if !(raw.starts_with("https://") || local) || raw.len() > 2_048 {
-        return Err(ApiError::invalid(
-            "return_url",
-            "must be an https URL (or http on localhost)",
-        ));
+    let refused = || ApiError::invalid("return_url", "must be an https URL (or http on localhost)");
+    if raw.len() > 2_048 {
+        return Err(refused());
     }
-    Ok(raw.to_owned())
+    let url = url::Url::parse(raw).map_err(|_| refused())?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+    match url.scheme() {
+        "https" if url.host_str().is_some() => Ok(raw.to_owned()),
+        "http" if local => Ok(raw.to_owned()),
+        _ => Err(refused()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_urls_are_https_or_http_on_this_machine_only() {
+        for allowed in [
+            "https://gigmesh.example/earnings",
+            "http://localhost:3000/earnings",
+            "http://127.0.0.1/earnings",
+        ] {
+            assert_eq!(return_url(allowed).ok().as_deref(), Some(allowed));
+        }
+        for refused in [
+            "http://gigmesh.example/earnings",
+            "http://localhost.evil.example/earnings",
+            "http://127.0.0.1.evil.example/",
+            "javascript:alert(1)",
+            "https://",
+            "not a url",
+            "",
+        ] {
+            assert!(return_url(refused).is_err(), "{refused}");
+        }
+        assert!(return_url(&format!("https://gigmesh.example/{}", "a".repeat(2_048))).is_err());
+    }
+
+    #[test]
+    fn a_next_token_follows_only_a_full_page() {
+        let items = [(1_i64, "a"), (2, "b")];
+        let cursor = |item: &(i64, &str)| (item.0, item.1.to_owned());
+        assert_eq!(next_token(&items[..1], 2, cursor), "");
+        assert_eq!(next_token(&items[..0], 2, cursor), "");
+        let token = next_token(&items, 2, cursor);
+        let decoded = PageToken::decode::<Cursor>("page_token", &token).expect("decodes");
+        assert_eq!(decoded, Some((2, "b".to_owned())));
+    }
 }
