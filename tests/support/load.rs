@@ -20,16 +20,15 @@ use gigmesh_proto::{gigs, users};
 use tonic::{Code, Status};
 
 use super::flows::methods::{
-    ACCEPT_DELIVERY, ANSWER_CANCELLATION, BECOME_SELLER, CONFIRM_SANDBOX_PAYMENT, CREATE_GIG,
-    DELIVER_ORDER, GET_LEDGER_SUMMARY, GET_ORDER, GET_ORDER_PAYMENT, OPEN_DISPUTE, PLACE_ORDER,
-    PUBLISH_GIG, REQUEST_CANCELLATION, REQUEST_REVISION, RESOLVE_DISPUTE, SUBMIT_REQUIREMENTS,
+    ACCEPT_DELIVERY, ANSWER_CANCELLATION, BECOME_SELLER, CANCEL_ORDER, CONFIRM_SANDBOX_PAYMENT,
+    DELIVER_ORDER, GET_LEDGER_SUMMARY, GET_ORDER, GET_ORDER_PAYMENT, LIST_PAYMENTS, OPEN_DISPUTE,
+    PLACE_ORDER, REQUEST_CANCELLATION, REQUEST_REVISION, RESOLVE_DISPUTE, SUBMIT_REQUIREMENTS,
 };
-use super::flows::{NewAccount, refresh_until_role, sign_up_and_verify, wait_for_profile};
+use super::flows::{
+    NewAccount, create_and_publish_gig, refresh_until_role, sign_up_and_verify, wait_for_profile,
+};
 use super::mesh::DistributedMesh;
 use super::rpc::Rpc;
-
-const CANCEL_ORDER: &str = "/gigmesh.orders.v1.OrderService/CancelOrder";
-const LIST_PAYMENTS: &str = "/gigmesh.payments.v1.PaymentService/ListPayments";
 
 /// The sandbox's card that succeeds.
 const TEST_CARD: &str = "4242424242424242";
@@ -439,24 +438,7 @@ async fn publish(rpc: &Rpc, seller_index: usize, seller: &Party, spec: &GigSpec)
             .collect(),
         ..Default::default()
     };
-    let created: gigs::Gig = rpc
-        .call(
-            CREATE_GIG,
-            gigs::CreateGigRequest { gig: Some(gig) },
-            Some(&seller.access_token),
-        )
-        .await
-        .expect("create the gig");
-    let published: gigs::Gig = rpc
-        .call(
-            PUBLISH_GIG,
-            gigs::PublishGigRequest {
-                gig_id: created.id.clone(),
-            },
-            Some(&seller.access_token),
-        )
-        .await
-        .expect("publish the gig");
+    let published = create_and_publish_gig(rpc, &seller.access_token, gig).await;
     Offer {
         gig_id: published.id,
         seller: seller_index,

@@ -50,6 +50,30 @@ pub async fn signed_up_seller(
     refresh_until_role(rpc, tokens.refresh_token, "seller").await
 }
 
+/// Creates `gig` as the seller of `seller_token` and publishes it; returns it as published.
+pub async fn create_and_publish_gig(
+    rpc: &Rpc,
+    seller_token: &str,
+    gig: gigmesh_proto::gigs::Gig,
+) -> gigmesh_proto::gigs::Gig {
+    use gigmesh_proto::gigs;
+    let created: gigs::Gig = rpc
+        .call(
+            CREATE_GIG,
+            gigs::CreateGigRequest { gig: Some(gig) },
+            Some(seller_token),
+        )
+        .await
+        .expect("create the gig");
+    rpc.call(
+        PUBLISH_GIG,
+        gigs::PublishGigRequest { gig_id: created.id },
+        Some(seller_token),
+    )
+    .await
+    .expect("publish the gig")
+}
+
 pub fn usd(amount_minor: i64) -> Option<gigmesh_proto::types::Money> {
     Some(gigmesh_proto::types::Money {
         amount_minor,
@@ -180,24 +204,7 @@ pub async fn gigs_and_search_flow(rpc: &Rpc, mail_directory: &Path, visibility: 
     ];
     let mut published = Vec::new();
     for draft in drafts {
-        let created: gigs::Gig = rpc
-            .call(
-                CREATE_GIG,
-                gigs::CreateGigRequest { gig: Some(draft) },
-                Some(&seller.access_token),
-            )
-            .await
-            .expect("create gig");
-        let live: gigs::Gig = rpc
-            .call(
-                PUBLISH_GIG,
-                gigs::PublishGigRequest {
-                    gig_id: created.id.clone(),
-                },
-                Some(&seller.access_token),
-            )
-            .await
-            .expect("publish gig");
+        let live = create_and_publish_gig(rpc, &seller.access_token, draft).await;
         assert_eq!(live.state, gigs::GigState::Active as i32);
         published.push(live);
     }

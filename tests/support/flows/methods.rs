@@ -25,6 +25,7 @@ pub const GET_ORDER: &str = "/gigmesh.orders.v1.OrderService/GetOrder";
 pub const LIST_MY_ORDERS: &str = "/gigmesh.orders.v1.OrderService/ListMyOrders";
 pub const SUBMIT_REQUIREMENTS: &str = "/gigmesh.orders.v1.OrderService/SubmitRequirements";
 pub const DELIVER_ORDER: &str = "/gigmesh.orders.v1.OrderService/DeliverOrder";
+pub const CANCEL_ORDER: &str = "/gigmesh.orders.v1.OrderService/CancelOrder";
 pub const ACCEPT_DELIVERY: &str = "/gigmesh.orders.v1.OrderService/AcceptDelivery";
 pub const REQUEST_REVISION: &str = "/gigmesh.orders.v1.OrderService/RequestRevision";
 pub const REQUEST_CANCELLATION: &str = "/gigmesh.orders.v1.OrderService/RequestCancellation";
@@ -39,4 +40,5 @@ pub const START_PAYOUT_ONBOARDING: &str =
     "/gigmesh.payments.v1.PaymentService/StartPayoutOnboarding";
 pub const WITHDRAW: &str = "/gigmesh.payments.v1.PaymentService/Withdraw";
 pub const GET_INVOICE: &str = "/gigmesh.payments.v1.PaymentService/GetInvoice";
+pub const LIST_PAYMENTS: &str = "/gigmesh.payments.v1.PaymentService/ListPayments";
 pub const GET_LEDGER_SUMMARY: &str = "/gigmesh.payments.v1.PaymentService/GetLedgerSummary";

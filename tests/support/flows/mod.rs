@@ -15,7 +15,7 @@ pub use accounts::{
     NewAccount, get_my_account, log_in, refresh, refresh_until_role, sign_up_and_verify,
     token_claims, try_log_in, wait_for_profile,
 };
-pub use gigs_and_search::gigs_and_search_flow;
+pub use gigs_and_search::{create_and_publish_gig, gigs_and_search_flow};
 pub use identity::identity_flow;
 pub use orders_and_payments::{Payer, orders_and_payments_flow};
 pub use rejections::rejections;

@@ -18,12 +18,12 @@ use gigmesh_proto::types::Money;
 use gigmesh_testing::TestStripe;
 use tonic::Code;
 
-use super::gigs_and_search::{signed_up_seller, usd};
+use super::gigs_and_search::{create_and_publish_gig, signed_up_seller, usd};
 use super::methods::{
-    ACCEPT_DELIVERY, ANSWER_CANCELLATION, CONFIRM_SANDBOX_PAYMENT, CREATE_GIG, DELIVER_ORDER,
-    GET_INVOICE, GET_LEDGER_SUMMARY, GET_MY_BALANCE, GET_ORDER, GET_ORDER_PAYMENT, OPEN_DISPUTE,
-    PLACE_ORDER, PUBLISH_GIG, REQUEST_CANCELLATION, REQUEST_REVISION, RESOLVE_DISPUTE,
-    START_PAYOUT_ONBOARDING, SUBMIT_REQUIREMENTS, WITHDRAW,
+    ACCEPT_DELIVERY, ANSWER_CANCELLATION, CONFIRM_SANDBOX_PAYMENT, DELIVER_ORDER, GET_INVOICE,
+    GET_LEDGER_SUMMARY, GET_MY_BALANCE, GET_ORDER, GET_ORDER_PAYMENT, OPEN_DISPUTE, PLACE_ORDER,
+    REQUEST_CANCELLATION, REQUEST_REVISION, RESOLVE_DISPUTE, START_PAYOUT_ONBOARDING,
+    SUBMIT_REQUIREMENTS, WITHDRAW,
 };
 use super::{NewAccount, log_in, sign_up_and_verify, wait_for_profile};
 use crate::support::mail::wait_for_mail;
@@ -311,25 +311,7 @@ async fn publish_gig_with_extra(rpc: &Rpc, seller_token: &str) -> String {
         }],
         ..Default::default()
     };
-    let created: gigs::Gig = rpc
-        .call(
-            CREATE_GIG,
-            gigs::CreateGigRequest { gig: Some(gig) },
-            Some(seller_token),
-        )
-        .await
-        .expect("create the gig");
-    let published: gigs::Gig = rpc
-        .call(
-            PUBLISH_GIG,
-            gigs::PublishGigRequest {
-                gig_id: created.id.clone(),
-            },
-            Some(seller_token),
-        )
-        .await
-        .expect("publish the gig");
-    published.id
+    create_and_publish_gig(rpc, seller_token, gig).await.id
 }
 
 /// Waits until orders knows the published gig (its read model follows the gig events), and
