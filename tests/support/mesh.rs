@@ -1,6 +1,6 @@
 //! Starting the mesh as real `gigmesh` processes, the way a user or Kubernetes would.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -9,14 +9,7 @@ use tokio::process::{Child, Command};
 
 use super::edge::{EdgeTls, Envoy};
 
-/// A free port on 127.0.0.1 (bound, then released for the child to take).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
+pub use gigmesh_testing::free_port;
 
 /// A `gigmesh` command with a clean environment for configuration.
 pub fn gigmesh(arguments: &[&str]) -> Command {
@@ -541,11 +534,13 @@ impl DistributedMesh {
         grant_admin_in(self.databases[0].db(), account_id).await;
     }
 
-    /// The variables every service process shares: the Kafka bus.
+    /// The variables every service process shares: the Kafka bus (one record per batch,
+    /// which tansu needs: see `bus.kafka.max_batch_records`).
     fn bus_environment(&self, command: &mut Recipe) {
         command
             .env("GIGMESH__BUS__KIND", "kafka")
-            .env("GIGMESH__BUS__KAFKA_BROKERS", self.kafka.brokers());
+            .env("GIGMESH__BUS__KAFKA_BROKERS", self.kafka.brokers())
+            .env("GIGMESH__BUS__KAFKA__MAX_BATCH_RECORDS", "1");
     }
 
     /// Starts `command` as the process `name`, logging into the mesh's log directory.

@@ -158,12 +158,14 @@ impl DistributedMesh {
     }
 }
 
-/// What every process of the mesh shares: the Kafka bus, quiet logs, no metrics port, and
+/// What every process of the mesh shares: the Kafka bus (one record per producer batch,
+/// which tansu needs: see `bus.kafka.max_batch_records`), quiet logs, no metrics port, and
 /// limits no benchmark reaches.
 fn common_environment(command: &mut tokio::process::Command, brokers: &str) {
     command
         .env("GIGMESH__BUS__KIND", "kafka")
         .env("GIGMESH__BUS__KAFKA_BROKERS", brokers)
+        .env("GIGMESH__BUS__KAFKA__MAX_BATCH_RECORDS", "1")
         .env("GIGMESH__TELEMETRY__LOG_FILTER", "warn")
         .env("GIGMESH__TELEMETRY__METRICS_LISTEN", "")
         .env("GIGMESH__GATEWAY__RATE_LIMIT_PER_MINUTE", UNREACHABLE_LIMIT)

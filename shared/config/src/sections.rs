@@ -107,6 +107,16 @@ pub struct KafkaBusConfig {
     /// partitions to the others (`session.timeout.ms`). A replica that crashes and does not
     /// come back holds its partitions this long.
     pub session_timeout_seconds: u32,
+    /// The longest a consumer's fetch waits at the broker for records to arrive
+    /// (`fetch.wait.max.ms`). Apache Kafka answers a waiting fetch as soon as a record
+    /// arrives, so there it only sets how often an idle consumer asks; a broker that holds
+    /// every fetch for its whole wait (tansu does) adds up to twice this to each event's way.
+    pub fetch_max_wait_ms: u32,
+    /// The most records a producer sends in one batch of a partition
+    /// (`batch.num.messages`); 0 keeps librdkafka's default (10,000). The outbox relay
+    /// hands over up to 100 events at a time. Set 1 for tansu 0.6, which loses records of
+    /// a batch of several for a consumer that resumes inside it.
+    pub max_batch_records: u32,
     /// Whether consumers join their groups as static members (KIP-345): a replica that
     /// crashed and restarts under the same instance id takes its partitions back at once,
     /// instead of waiting out the session of its previous run; a replica that stops for good
@@ -127,6 +137,8 @@ impl Default for KafkaBusConfig {
             topic_partitions: 3,
             topic_replication_factor: 1,
             session_timeout_seconds: 10,
+            fetch_max_wait_ms: 50,
+            max_batch_records: 0,
             static_membership: false,
             instance_id: String::new(),
         }
@@ -147,6 +159,12 @@ impl Validate for KafkaBusConfig {
                 "session_timeout_seconds",
                 "must be between 1 and 1800",
             );
+        }
+        if !(1..=10_000).contains(&self.fetch_max_wait_ms) {
+            problems.add(path, "fetch_max_wait_ms", "must be between 1 and 10000");
+        }
+        if self.max_batch_records > 1_000_000 {
+            problems.add(path, "max_batch_records", "must be at most 1000000");
         }
         if self.instance_id.len() > 200
             || !self
@@ -273,6 +291,8 @@ mod tests {
             (3, 1)
         );
         assert_eq!(defaults.session_timeout_seconds, 10);
+        assert_eq!(defaults.fetch_max_wait_ms, 50);
+        assert_eq!(defaults.max_batch_records, 0);
         assert!(!defaults.static_membership);
         let mut problems = Problems::default();
         BusConfig::default().validate("bus", &mut problems);
@@ -284,6 +304,8 @@ mod tests {
                 topic_partitions: 0,
                 topic_replication_factor: 0,
                 session_timeout_seconds: 0,
+                fetch_max_wait_ms: 0,
+                max_batch_records: 1_000_001,
                 instance_id: "users 1".to_owned(),
                 ..KafkaBusConfig::default()
             },
@@ -295,6 +317,8 @@ mod tests {
             "bus.kafka.topic_partitions",
             "bus.kafka.topic_replication_factor",
             "bus.kafka.session_timeout_seconds",
+            "bus.kafka.fetch_max_wait_ms",
+            "bus.kafka.max_batch_records",
             "bus.kafka.instance_id (GIGMESH__BUS__KAFKA__INSTANCE_ID)",
         ] {
             assert!(message.contains(key), "{key} missing in {message}");

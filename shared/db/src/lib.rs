@@ -17,5 +17,5 @@ mod row;
 pub use error::DbError;
 pub use migrations::Migrations;
 pub use optimistic::{Attempt, AttemptFuture, MAX_CHANGE_ATTEMPTS, read_modify_write};
-pub use pool::{Backend, Db, Tx};
+pub use pool::{Backend, CommitWatcher, Db, Tx};
 pub use row::get_bool;

@@ -1,8 +1,9 @@
 //! The connection pool for either backend, with the per-connection setup each one needs.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
@@ -13,7 +14,99 @@ use url::Url;
 use crate::{DbError, Migrations};
 
 /// A transaction on either backend. Commit it explicitly; dropping it rolls back.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+///
+/// It dereferences to the connection, so `&mut **tx` (or `&mut *tx` on an owned one) is
+/// an executor. A transaction can ask to [raise its database's commit signal]
+/// (Tx::signal_on_commit) once it has committed: how the outbox wakes its relay.
+pub struct Tx {
+    transaction: sqlx::Transaction<'static, sqlx::Any>,
+    commit_signal: CommitSignal,
+    signal_on_commit: bool,
+}
+
+impl Tx {
+    /// Commits; then raises the commit signal if [`Tx::signal_on_commit`] was called.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.transaction.commit().await?;
+        if self.signal_on_commit {
+            self.commit_signal.raise();
+        }
+        Ok(())
+    }
+
+    /// Rolls back (as dropping does, but waiting for it and reporting a failure).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.transaction.rollback().await
+    }
+
+    /// Raises its database's commit signal ([`Db::watch_commits`]) when this transaction commits (never when it rolls back),
+    /// so a task waiting for what it wrote runs at once instead of at its next poll.
+    pub fn signal_on_commit(&mut self) {
+        self.signal_on_commit = true;
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.transaction
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.transaction
+    }
+}
+
+impl fmt::Debug for Tx {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Tx")
+            .field("signal_on_commit", &self.signal_on_commit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Raised by transactions of one [`Db`] (in this process) that asked for it, when they
+/// commit. Each [`CommitWatcher`] hears of it on its own; raises it has not yet waited for
+/// are folded into one.
+#[derive(Debug, Clone)]
+pub(crate) struct CommitSignal(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for CommitSignal {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl CommitSignal {
+    /// A watcher that hears of commits from now on.
+    pub(crate) fn watch(&self) -> CommitWatcher {
+        CommitWatcher(self.0.subscribe())
+    }
+
+    fn raise(&self) {
+        self.0
+            .send_modify(|commits| *commits = commits.wrapping_add(1));
+    }
+}
+
+/// Waits for commits that raise a [`CommitSignal`].
+#[derive(Debug)]
+pub struct CommitWatcher(tokio::sync::watch::Receiver<u64>);
+
+impl CommitWatcher {
+    /// Returns once a transaction that asked for the signal has committed since this
+    /// watcher last returned (at once if one already has). Cancel-safe.
+    pub async fn committed(&mut self) {
+        if self.0.changed().await.is_err() {
+            // Unreachable while the watcher's owner holds the `Db`; never spin if not.
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 /// How long a SQLite statement waits for another connection's write lock before it fails
 /// with "database is locked".
@@ -70,6 +163,7 @@ impl fmt::Display for Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    commit_signal: CommitSignal,
 }
 
 impl fmt::Debug for Db {
@@ -106,7 +200,11 @@ impl Db {
         }
         .map_err(|error| DbError::connect(url, error))?;
         tracing::debug!(backend = %backend, "database pool ready");
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            commit_signal: CommitSignal::default(),
+        })
     }
 
     /// Makes sure the database a URL names can be connected to: on PostgreSQL it creates the
@@ -156,7 +254,17 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(transaction)
+        Ok(Tx {
+            transaction,
+            commit_signal: self.commit_signal.clone(),
+            signal_on_commit: false,
+        })
+    }
+
+    /// Watches for commits of this pool's transactions (and its clones') that called
+    /// [`Tx::signal_on_commit`]. Writers in other processes do not raise the signal.
+    pub fn watch_commits(&self) -> CommitWatcher {
+        self.commit_signal.watch()
     }
 
     /// Applies every migration set, in order, for this backend. Sets share the database's

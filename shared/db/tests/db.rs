@@ -3,6 +3,8 @@
 // Test helpers outside #[test] functions unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use gigmesh_db::{
     Attempt, Backend, Db, DbError, MAX_CHANGE_ATTEMPTS, Migrations, get_bool, read_modify_write,
 };
@@ -126,6 +128,55 @@ async fn rolled_back_transactions_leave_nothing(backend: Backend) {
     assert_eq!(count, 0);
 }
 
+/// A transaction that asks for the commit signal raises it when it commits, for every
+/// watcher of the pool and its clones; a rollback, or a commit that did not ask, does not.
+async fn commits_that_ask_raise_the_signal(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let db = database.db();
+    db.migrate(&[&FIRST]).await.unwrap();
+    let mut relay = db.watch_commits();
+    let mut other = db.clone().watch_commits();
+    let not_yet = Duration::from_millis(200);
+
+    let tx = db.begin().await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    tx.signal_on_commit();
+    tx.rollback().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    tx.signal_on_commit();
+    drop(tx);
+    assert!(
+        tokio::time::timeout(not_yet, relay.committed())
+            .await
+            .is_err(),
+        "raised without a commit that asked"
+    );
+
+    let mut tx = db.begin().await.unwrap();
+    tx.signal_on_commit();
+    let waiting = tokio::spawn(async move {
+        relay.committed().await;
+        relay
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "raised before the commit");
+    tx.commit().await.unwrap();
+    let mut relay = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting watcher hears of the commit")
+        .unwrap();
+    // Each watcher hears of it; commits it already heard of are not heard again.
+    tokio::time::timeout(Duration::from_secs(5), other.committed())
+        .await
+        .expect("every watcher hears of the commit");
+    assert!(
+        tokio::time::timeout(not_yet, relay.committed())
+            .await
+            .is_err()
+    );
+}
+
 /// Read-modify-write transactions from many tasks at once all succeed and none is lost:
 /// PostgreSQL locks the row (`FOR UPDATE`); on SQLite, which has no row locks, the write lock
 /// taken by `BEGIN IMMEDIATE` serialises the transactions.
@@ -198,6 +249,7 @@ on_both_backends!(
     constraint_violations_are_classified,
     booleans_round_trip,
     rolled_back_transactions_leave_nothing,
+    commits_that_ask_raise_the_signal,
 );
 
 #[tokio::test]

@@ -19,6 +19,20 @@ pub trait EventBus: Send + Sync + 'static {
     /// Appends a record; returns once the bus has durably accepted it.
     async fn publish(&self, record: OutgoingRecord) -> Result<(), BusError>;
 
+    /// Appends records in their order, as many at once as the bus can, and returns once
+    /// each is durably accepted, or with the first failure and how many records before it
+    /// were accepted. Records after the failed one may have been accepted too: a caller
+    /// that publishes them again delivers them twice, never loses one. The default
+    /// publishes one record at a time.
+    async fn publish_all(&self, records: Vec<OutgoingRecord>) -> Result<(), PartialPublish> {
+        for (published, record) in records.into_iter().enumerate() {
+            self.publish(record)
+                .await
+                .map_err(|source| PartialPublish { published, source })?;
+        }
+        Ok(())
+    }
+
     /// Joins consumer group `group` on `topics`. Reading starts after the group's last
     /// committed offset, or at the earliest record when the group never committed.
     async fn subscribe(
@@ -52,6 +66,17 @@ pub trait Subscription: Send {
     /// Records that the group is done with `record` (and everything before it in its
     /// partition); a restarted member resumes after it. Returns once the commit is durable.
     async fn commit(&mut self, record: &IncomingRecord) -> Result<(), BusError>;
+}
+
+/// Why [`EventBus::publish_all`] stopped: the records before `published` were accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("publishing failed after {published} records: {source}")]
+pub struct PartialPublish {
+    /// How many leading records the bus accepted.
+    pub published: usize,
+    /// The first failure.
+    #[source]
+    pub source: BusError,
 }
 
 /// A record to publish.

@@ -20,7 +20,9 @@ use sqlx::any::AnyRow;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::bus::{BusError, EventBus, IncomingRecord, OutgoingRecord, Subscription, TopicLag};
+use crate::bus::{
+    BusError, EventBus, IncomingRecord, OutgoingRecord, PartialPublish, Subscription, TopicLag,
+};
 
 /// How often a waiting subscriber looks for records appended by another process.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -84,6 +86,45 @@ impl EmbeddedBus {
         .map_err(gigmesh_db::DbError::from)?;
         Ok(deleted.rows_affected())
     }
+
+    /// Appends `records` in one transaction and wakes the subscribers.
+    async fn append(&self, records: &[OutgoingRecord]) -> Result<(), BusError> {
+        if self.db.pool().is_closed() {
+            return Err(BusError::Closed);
+        }
+        let mut tx = self.db.begin().await?;
+        let mut known_topics: Vec<&str> = Vec::new();
+        let append_time = now_millis();
+        for record in records {
+            if !known_topics.contains(&record.topic.as_str()) {
+                let topic_exists = sqlx::query("SELECT 1 FROM log_topics WHERE topic = $1")
+                    .bind(&record.topic)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(gigmesh_db::DbError::from)?
+                    .is_some();
+                if !topic_exists {
+                    return Err(BusError::UnknownTopic(record.topic.clone()));
+                }
+                known_topics.push(&record.topic);
+            }
+            sqlx::query(
+                "INSERT INTO log_records (topic, record_key, payload, headers, append_time) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&record.topic)
+            .bind(&record.key)
+            .bind(&record.payload)
+            .bind(encode_headers(&record.headers))
+            .bind(append_time)
+            .execute(&mut *tx)
+            .await
+            .map_err(gigmesh_db::DbError::from)?;
+        }
+        tx.commit().await.map_err(gigmesh_db::DbError::from)?;
+        self.appended.notify_waiters();
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -106,34 +147,17 @@ impl EventBus for EmbeddedBus {
     }
 
     async fn publish(&self, record: OutgoingRecord) -> Result<(), BusError> {
-        if self.db.pool().is_closed() {
-            return Err(BusError::Closed);
-        }
-        let mut tx = self.db.begin().await?;
-        let topic_exists = sqlx::query("SELECT 1 FROM log_topics WHERE topic = $1")
-            .bind(&record.topic)
-            .fetch_optional(&mut *tx)
+        self.append(std::slice::from_ref(&record)).await
+    }
+
+    /// In one transaction: all records or none.
+    async fn publish_all(&self, records: Vec<OutgoingRecord>) -> Result<(), PartialPublish> {
+        self.append(&records)
             .await
-            .map_err(gigmesh_db::DbError::from)?
-            .is_some();
-        if !topic_exists {
-            return Err(BusError::UnknownTopic(record.topic));
-        }
-        sqlx::query(
-            "INSERT INTO log_records (topic, record_key, payload, headers, append_time) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&record.topic)
-        .bind(&record.key)
-        .bind(&record.payload)
-        .bind(encode_headers(&record.headers))
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(gigmesh_db::DbError::from)?;
-        tx.commit().await.map_err(gigmesh_db::DbError::from)?;
-        self.appended.notify_waiters();
-        Ok(())
+            .map_err(|source| PartialPublish {
+                published: 0,
+                source,
+            })
     }
 
     async fn subscribe(

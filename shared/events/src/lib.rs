@@ -21,7 +21,8 @@ mod relay;
 mod task;
 
 pub use bus::{
-    BusError, EventBus, IncomingRecord, OutgoingRecord, SharedBus, Subscription, TopicLag,
+    BusError, EventBus, IncomingRecord, OutgoingRecord, PartialPublish, SharedBus, Subscription,
+    TopicLag,
 };
 pub use consumer::{Consumer, ConsumerError, EventHandler, HandlerError, PollOutcome};
 pub use consumer_spec::ConsumerSpec;

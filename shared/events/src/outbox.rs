@@ -8,7 +8,9 @@ use prost::Message as _;
 
 /// Records `event` about `aggregate_id` for publication on its topic (`E::TOPIC`), inside
 /// the transaction that makes the state change, so the event exists if and only if the
-/// change commits. The relay publishes it later with `aggregate_id` as the record key.
+/// change commits. The relay publishes it later with `aggregate_id` as the record key; the
+/// commit wakes this process's relay of the database at once (its poll is the fallback for
+/// rows it did not hear of).
 ///
 /// The envelope gets a new UUIDv7 event id, the event's type name, the current time, the
 /// producing domain (from the topic: `gigmesh.auth.v1` -> `auth`) and the current W3C trace
@@ -38,6 +40,7 @@ pub async fn enqueue<E: EventMessage>(
     .bind(E::CARRIES_SECRET)
     .execute(&mut **tx)
     .await?;
+    tx.signal_on_commit();
     tracing::debug!(
         event_id = %event_id,
         event_type = E::EVENT_TYPE,

@@ -19,12 +19,17 @@ use crate::task::BackgroundTask;
 
 /// Rows published per [`Relay::run_once`].
 const DEFAULT_BATCH_SIZE: u32 = 100;
-/// Pause between runs when the outbox is drained.
-const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest pause between runs when the outbox is drained. A commit that enqueued events
+/// wakes the relay at once (the database's commit signal), so the poll only finds rows
+/// written by another process: another replica's that its own relay did not publish, or
+/// a writer outside the service.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// How long sent rows are kept (for inspection) before [`Relay::run`] deletes them.
 const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often [`Relay::run`] deletes sent rows past retention.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// How often [`Relay::run`] counts the unsent rows for the backlog gauge.
+const BACKLOG_MEASURE_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest pause after failed runs (the pause doubles from the poll interval).
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -131,17 +136,26 @@ impl Relay {
     /// so a key's events never overtake each other); what was published before it is
     /// still marked sent.
     pub async fn run_once(&self) -> Result<usize, RelayError> {
-        let published = match self.db.backend() {
-            Backend::Postgres => self.run_once_postgres().await,
-            Backend::Sqlite => self.run_once_sqlite().await,
-        };
+        let published = self.publish_batch().await;
         // Measured after failures too: a backlog that grows while the broker is down is
         // exactly what the gauge is for.
+        self.measure_backlog().await;
+        published
+    }
+
+    async fn publish_batch(&self) -> Result<usize, RelayError> {
+        match self.db.backend() {
+            Backend::Postgres => self.run_once_postgres().await,
+            Backend::Sqlite => self.run_once_sqlite().await,
+        }
+    }
+
+    /// Sets the backlog gauge from a count of the unsent rows.
+    async fn measure_backlog(&self) {
         if let Ok(backlog) = self.backlog().await {
             ::metrics::gauge!(metrics::OUTBOX_BACKLOG, "relay" => self.name.clone())
                 .set(backlog as f64);
         }
-        published
     }
 
     /// Claims rows with row locks held by the transaction until they are marked sent, so
@@ -173,51 +187,66 @@ impl Relay {
         finish(sent_rows.len(), failure)
     }
 
-    /// Publishes rows in id order; returns the rows published and the failure that stopped
-    /// the run, if any.
+    /// Publishes rows in id order, handing the bus all of them at once; returns the rows
+    /// published and the failure that stopped the run, if any.
     async fn publish_in_order(&self, rows: Vec<OutboxRow>) -> (Vec<SentRow>, Option<BusError>) {
-        let mut sent_rows = Vec::with_capacity(rows.len());
-        // Rows of each (topic, key) published in this run.
-        let mut sent_per_key: HashMap<(String, String), i64> = HashMap::new();
-        for row in rows {
-            let key = (row.topic.clone(), row.record_key.clone());
-            let sent_for_key = sent_per_key.get(&key).copied().unwrap_or(0);
-            // An earlier row of this key is unsent and not ours (another replica holds it,
-            // or it failed in this run): publishing now would reorder the key's events.
-            if row.unsent_before != sent_for_key {
+        // Rows of each (topic, key) taken in this run.
+        let mut taken_per_key: HashMap<(&str, &str), i64> = HashMap::new();
+        let mut taken = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key = (row.topic.as_str(), row.record_key.as_str());
+            let taken_for_key = taken_per_key.get(&key).copied().unwrap_or(0);
+            // An earlier row of this key is unsent and not ours (another replica holds it):
+            // publishing now would reorder the key's events.
+            if row.unsent_before != taken_for_key {
                 continue;
             }
-            if let Err(error) = self.publish_row(&row).await {
-                tracing::warn!(
-                    relay = %self.name,
-                    topic = %row.topic,
-                    outbox_id = row.id,
-                    error = %error,
-                    "publishing outbox row failed; it stays for the next run"
-                );
-                return (sent_rows, Some(error));
-            }
-            ::metrics::counter!(metrics::EVENTS_PUBLISHED, "topic" => row.topic.clone())
-                .increment(1);
-            sent_per_key.insert(key, sent_for_key + 1);
-            sent_rows.push(SentRow {
-                id: row.id,
-                carries_secret: row.carries_secret,
-            });
+            taken_per_key.insert(key, taken_for_key + 1);
+            taken.push(row);
         }
-        (sent_rows, None)
-    }
-
-    async fn publish_row(&self, row: &OutboxRow) -> Result<(), BusError> {
-        self.ensure_topic(&row.topic).await?;
-        self.bus
-            .publish(OutgoingRecord {
+        for row in &taken {
+            if let Err(error) = self.ensure_topic(&row.topic).await {
+                return (Vec::new(), Some(error));
+            }
+        }
+        let records = taken
+            .iter()
+            .map(|row| OutgoingRecord {
                 topic: row.topic.clone(),
                 key: row.record_key.clone(),
                 payload: row.envelope.clone(),
                 headers: record_headers(&row.envelope, row.carries_secret),
             })
-            .await
+            .collect();
+        // Only a prefix counts as sent, so a failed row's later rows (of any key) stay for
+        // the next run, which publishes them again after it: at least once, in key order.
+        let (published, failure) = match self.bus.publish_all(records).await {
+            Ok(()) => (taken.len(), None),
+            Err(partial) => {
+                let failed = taken.get(partial.published);
+                tracing::warn!(
+                    relay = %self.name,
+                    topic = failed.map(|row| row.topic.as_str()),
+                    outbox_id = failed.map(|row| row.id),
+                    published = partial.published,
+                    error = %partial.source,
+                    "publishing outbox row failed; it and the rows after it stay for the next run"
+                );
+                (partial.published, Some(partial.source))
+            }
+        };
+        let sent_rows = taken[..published.min(taken.len())]
+            .iter()
+            .map(|row| {
+                ::metrics::counter!(metrics::EVENTS_PUBLISHED, "topic" => row.topic.clone())
+                    .increment(1);
+                SentRow {
+                    id: row.id,
+                    carries_secret: row.carries_secret,
+                }
+            })
+            .collect();
+        (sent_rows, failure)
     }
 
     async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
@@ -250,13 +279,23 @@ impl Relay {
     }
 
     /// Runs until `shutdown`: publishes whenever rows are waiting, pauses when the outbox is
-    /// drained, backs off while the bus or database fails, and deletes old sent rows.
+    /// drained until a transaction of its database commits events (or the poll interval
+    /// passes), backs off while the bus or database fails, and deletes old sent rows.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(relay = %self.name, "outbox relay started");
+        let mut commits = self.db.watch_commits();
         let mut failures: u32 = 0;
         let mut last_prune = tokio::time::Instant::now();
+        let mut last_measure: Option<tokio::time::Instant> = None;
         loop {
-            let pause = match self.run_once().await {
+            let outcome = self.publish_batch().await;
+            // Woken by every commit under load, the relay runs far more often than the
+            // gauge is scraped: counting the backlog each time would double its queries.
+            if last_measure.is_none_or(|at| at.elapsed() >= BACKLOG_MEASURE_INTERVAL) {
+                last_measure = Some(tokio::time::Instant::now());
+                self.measure_backlog().await;
+            }
+            let pause = match outcome {
                 Ok(published) => {
                     failures = 0;
                     if published as u32 >= self.batch_size {
@@ -283,9 +322,18 @@ impl Relay {
                     }
                 }
             }
+            if pause.is_zero() {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                continue;
+            }
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                // After a failure the backoff holds: a commit must not turn it into a retry
+                // loop against a broker that is down.
+                () = commits.committed(), if failures == 0 => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -185,6 +185,7 @@ fn kafka_options(brokers: &str) -> KafkaOptions {
     // Fail fast while the broker is down, so the outage scenario stays short.
     options.delivery_timeout = Duration::from_secs(5);
     options.session_timeout = Duration::from_secs(6);
+    options.max_batch_records = Some(1);
     options
 }
 
@@ -803,6 +804,42 @@ async fn background_tasks_deliver_and_stop_on_shutdown(broker: Box<dyn Broker>, 
     assert_eq!(effects(db).await.len(), 2);
 }
 
+/// A commit that enqueued events wakes the relay: with a poll interval of an hour, the
+/// events still reach the consumer.
+async fn a_commit_wakes_the_relay(broker: Box<dyn Broker>, backend: Backend) {
+    let service = service_database(backend).await;
+    let db = service.db();
+    let shutdown = CancellationToken::new();
+    let relay = Relay::new(db.clone(), broker.bus()).with_poll_interval(Duration::from_secs(3600));
+    let tasks: Vec<Box<dyn BackgroundTask>> =
+        vec![Box::new(relay), Box::new(consumer(db, broker.bus()).await)];
+    let running: Vec<_> = tasks
+        .into_iter()
+        .map(|task| tokio::spawn(task.run(shutdown.clone())))
+        .collect();
+    // Past the relay's first run, which would publish whatever is there already.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    emit(db, "u1", "1").await;
+    let mut tx = db.begin().await.unwrap();
+    enqueue(&mut tx, "u2", &registered("u2", "rolled back"))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    emit(db, "u2", "2").await;
+    let mut applied = await_effects(db, 2, DELIVERY_TIMEOUT).await;
+    applied.sort();
+    assert_eq!(applied, [effect("u1", "1"), effect("u2", "2")]);
+
+    shutdown.cancel();
+    for task in running {
+        tokio::time::timeout(Duration::from_secs(15), task)
+            .await
+            .expect("background task stops on shutdown")
+            .unwrap();
+    }
+}
+
 /// Two relays share one PostgreSQL outbox (replicas of a service): every event is published
 /// once and each key's events stay in order.
 async fn concurrent_relays_share_the_outbox_in_order(broker: Box<dyn Broker>, backend: Backend) {
@@ -1004,6 +1041,7 @@ suite!(embedded:
     restarted_consumer_resumes_where_it_committed,
     relay_survives_the_broker_being_down,
     background_tasks_deliver_and_stop_on_shutdown,
+    a_commit_wakes_the_relay,
     consumer_killed_without_leaving_is_replaced_promptly,
     consumer_lag_counts_uncommitted_records,
 );
@@ -1018,6 +1056,7 @@ suite!(kafka:
     restarted_consumer_resumes_where_it_committed,
     relay_survives_the_broker_being_down,
     background_tasks_deliver_and_stop_on_shutdown,
+    a_commit_wakes_the_relay,
     consumer_killed_without_leaving_is_replaced_promptly,
     consumer_lag_counts_uncommitted_records,
 );

@@ -55,6 +55,8 @@ fn kafka_options(config: &BusConfig) -> anyhow::Result<KafkaOptions> {
     options.partitions = i32::try_from(kafka.topic_partitions).unwrap_or(i32::MAX);
     options.replication_factor = i32::try_from(kafka.topic_replication_factor).unwrap_or(i32::MAX);
     options.session_timeout = Duration::from_secs(kafka.session_timeout_seconds.into());
+    options.fetch_max_wait = Duration::from_millis(kafka.fetch_max_wait_ms.into());
+    options.max_batch_records = Some(kafka.max_batch_records).filter(|records| *records > 0);
     if kafka.static_membership {
         let instance_id = Some(kafka.instance_id.clone())
             .filter(|instance_id| !instance_id.is_empty())

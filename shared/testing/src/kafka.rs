@@ -1,5 +1,6 @@
 //! A throwaway Kafka-protocol broker (tansu, in-memory storage) per test.
 
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -177,13 +178,6 @@ async fn answers_metadata(brokers: &str) -> bool {
     })
     .await
     .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("find a free port on 127.0.0.1")
 }
 
 /// tansu from `GIGMESH_TANSU`, `PATH`, or `~/.cargo/bin`.

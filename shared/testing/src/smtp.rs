@@ -3,6 +3,7 @@
 //! recipients of one domain with a given reply (`550 …`, `451 …`), to test how a client
 //! treats permanent and temporary SMTP failures.
 
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -312,11 +313,4 @@ fn open_log(path: &Path) -> Result<std::fs::File, String> {
         .append(true)
         .open(path)
         .map_err(|error| format!("open {}: {error}", path.display()))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("find a free port")
 }

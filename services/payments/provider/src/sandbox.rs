@@ -50,7 +50,9 @@ const FIRST_RETRY_DELAY_MILLIS: i64 = 1_000;
 const MAX_RETRY_DELAY_MILLIS: i64 = 3_600_000;
 /// How many events one delivery step reads.
 const DELIVERY_BATCH: i64 = 100;
-/// How often the delivery loop looks for due events.
+/// How often the delivery loop looks for due events when no new one was queued: a commit
+/// that queued one wakes it at once, so the poll only finds retries coming due and events
+/// queued by another replica.
 const DELIVERY_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The sandbox provider. Cloning shares its database.
@@ -514,6 +516,8 @@ impl SandboxProvider {
         .bind(now)
         .execute(&mut **tx)
         .await?;
+        // The delivery loop sends it as soon as this commits.
+        tx.signal_on_commit();
         tracing::debug!(event_id = %id, event_type, "sandbox webhook queued");
         Ok(())
     }
@@ -1093,12 +1097,14 @@ impl gigmesh_events::BackgroundTask for SandboxWebhookDelivery {
 
     async fn run(self: Box<Self>, shutdown: CancellationToken) {
         tracing::info!("sandbox webhook delivery started");
+        let mut commits = self.provider.db.watch_commits();
         loop {
             if let Err(error) = self.deliver_once().await {
                 tracing::warn!(error = %error, "sandbox webhook delivery step failed");
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = commits.committed() => {}
                 () = tokio::time::sleep(DELIVERY_POLL_INTERVAL) => {}
             }
         }

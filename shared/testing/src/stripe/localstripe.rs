@@ -8,6 +8,7 @@
 //! the store's pickle at that directory, starts from an empty store, and runs the app on
 //! 127.0.0.1 only.
 
+use crate::free_port;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -111,13 +112,6 @@ impl LocalStripe {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free 127.0.0.1 port")
 }
 
 async fn wait_until_listening(port: u16) -> Result<(), String> {
