@@ -66,23 +66,36 @@ impl Orders {
         gig_id: GigId,
         choice: OrderChoice,
     ) -> Result<StoredOrder, OrdersError> {
-        if let Some(existing) =
-            store::find_order_by_request(self.db.pool(), buyer_id, &choice.request_id).await?
-        {
-            return Ok(existing);
-        }
-        let Some(gig) = store::find_gig(self.db.pool(), gig_id).await? else {
-            return Err(OrdersError::GigNotFound(gig_id.to_string()));
-        };
+        // A retry is found by its request id only when placing fails (the unique request id
+        // refuses the second insert, or the gig changed since): the first attempt, by far the
+        // common case, pays no lookup for it.
         let now = self.clock.now_millis();
-        let change = place_order(
-            &gig,
-            buyer_id,
-            &choice,
-            &self.fees,
-            now,
-            self.payment_window_millis,
-        )?;
+        let placed = match store::find_gig(self.db.pool(), gig_id).await? {
+            Some(gig) => place_order(
+                &gig,
+                buyer_id,
+                &choice,
+                &self.fees,
+                now,
+                self.payment_window_millis,
+            ),
+            None => Err(OrdersError::GigNotFound(gig_id.to_string())),
+        };
+        let change = match placed {
+            Ok(change) => change,
+            Err(error) => {
+                return match store::find_order_by_request(
+                    self.db.pool(),
+                    buyer_id,
+                    &choice.request_id,
+                )
+                .await?
+                {
+                    Some(existing) => Ok(existing),
+                    None => Err(error),
+                };
+            }
+        };
         let mut tx = self.db.begin().await?;
         match store::insert_order(&mut tx, &change.order, now).await {
             Err(error) if error.is_unique_violation_on("request_id") => {
