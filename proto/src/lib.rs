@@ -55,6 +55,21 @@ pub mod gigmesh {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.api.v1.rs"));
         }
     }
+    pub mod chat {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.chat.v1.rs"));
+
+            crate::events_on_topic!(
+                "gigmesh.chat.v1":
+                ConversationStarted,
+                MessageSent,
+                ConversationRead,
+                CustomOfferChanged,
+                ConversationReported,
+                SellerResponseTimeChanged,
+            );
+        }
+    }
     pub mod events {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.events.v1.rs"));
@@ -104,6 +119,11 @@ pub mod gigmesh {
             );
         }
     }
+    pub mod notifications {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/gigmesh.notifications.v1.rs"));
+        }
+    }
     pub mod orders {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.orders.v1.rs"));
@@ -149,8 +169,10 @@ pub mod gigmesh {
 
 pub use gigmesh::api::v1 as api;
 pub use gigmesh::auth::v1 as auth;
+pub use gigmesh::chat::v1 as chat;
 pub use gigmesh::events::v1 as events;
 pub use gigmesh::gigs::v1 as gigs;
+pub use gigmesh::notifications::v1 as notifications;
 pub use gigmesh::orders::v1 as orders;
 pub use gigmesh::payments::v1 as payments;
 pub use gigmesh::reviews::v1 as reviews;

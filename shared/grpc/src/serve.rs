@@ -54,16 +54,10 @@ async fn health_and_reflection(
             .set_service_status(name, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(gigmesh_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    let reflection_v1 = reflection_builder(service_names)
         .build_v1()
         .context("cannot build the reflection service")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(gigmesh_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    let reflection_v1alpha = reflection_builder(service_names)
         .build_v1alpha()
         .context("cannot build the reflection service")?;
     let routes = Routes::new(health_service)
@@ -71,6 +65,33 @@ async fn health_and_reflection(
         .add_service(reflection_v1alpha);
     Ok((routes, health_reporter))
 }
+
+/// Reflection over every gigmesh proto (and health's and the error details'), advertising
+/// `service_names` and health: a contract whose service this process does not serve (yet)
+/// is not listed, so `grpcurl list` shows what answers. With no names, every service of
+/// the descriptor sets is listed.
+fn reflection_builder(service_names: &[String]) -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gigmesh_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
+    if !service_names.is_empty() {
+        for name in STANDARD_SERVICES {
+            builder = builder.with_service_name(name);
+        }
+        for name in service_names {
+            builder = builder.with_service_name(name.as_str());
+        }
+    }
+    builder
+}
+
+/// Health and reflection, beside every process's own services.
+const STANDARD_SERVICES: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// Serves `routes` (plus health and reflection) on `listener` until `shutdown` is cancelled,
 /// then stops accepting and drains the calls in flight.

@@ -1,0 +1,4 @@
+//! The chat domain: rules without IO.
+
+pub mod circumvention;
+pub mod offer;
