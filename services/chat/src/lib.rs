@@ -3,7 +3,9 @@
 //! read positions, the custom offers sellers make in them, and one live stream of events
 //! per signed-in client.
 //!
-//! Being built: so far the domain rules that need no IO. The service itself (store, API,
-//! events, streams) joins the mesh's list of services when it serves its contract.
+//! Being built: so far the domain rules that need no IO and the parsing of requests. The
+//! service itself (store, API, events, streams) joins the mesh's list of services when it
+//! serves its contract.
 
 pub mod domain;
+pub mod input;

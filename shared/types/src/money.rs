@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use gigmesh_errors::{ApiError, echoed_prefix};
+use gigmesh_errors::{ApiError, Violations, echoed_prefix};
 use serde::{Deserialize, Serialize};
 
 /// Every active ISO 4217 currency code, sorted.
@@ -110,6 +110,31 @@ pub struct Money {
 }
 
 impl Money {
+    /// A positive amount a caller sent as its parts (`<field>.amount_minor`,
+    /// `<field>.currency`), every problem recorded under its field; `None` when either is
+    /// invalid.
+    pub fn parse_positive(
+        field: &str,
+        amount_minor: i64,
+        currency: &str,
+        violations: &mut Violations,
+    ) -> Option<Money> {
+        let amount_minor = if amount_minor > 0 {
+            Some(amount_minor)
+        } else {
+            violations.add(
+                format!("{field}.amount_minor"),
+                "must be positive (minor units, e.g. 1999 for 19.99)",
+            );
+            None
+        };
+        let currency = violations.check(Currency::parse(&format!("{field}.currency"), currency));
+        Some(Money {
+            amount_minor: amount_minor?,
+            currency: currency?,
+        })
+    }
+
     /// `amount_minor` minor units of `currency`.
     pub const fn new(amount_minor: i64, currency: Currency) -> Self {
         Self {

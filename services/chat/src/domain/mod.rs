@@ -1,4 +1,5 @@
 //! The chat domain: rules without IO.
 
 pub mod circumvention;
+pub mod message;
 pub mod offer;

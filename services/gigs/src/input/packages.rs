@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use gigmesh_errors::{ApiError, Violations};
 use gigmesh_proto::gigs as proto;
-use gigmesh_types::{Currency, Lines, Money, parse_text};
+use gigmesh_types::{Lines, Money, parse_text};
 
 use crate::domain::{self, Extra, Package, Tier};
 
@@ -18,23 +18,7 @@ fn parse_money(
         violations.add(field, "is required");
         return None;
     };
-    let amount_minor = if money.amount_minor > 0 {
-        Some(money.amount_minor)
-    } else {
-        violations.add(
-            format!("{field}.amount_minor"),
-            "must be positive (minor units, e.g. 1999 for 19.99)",
-        );
-        None
-    };
-    let currency = violations.check(Currency::parse(
-        &format!("{field}.currency"),
-        &money.currency,
-    ));
-    Some(Money {
-        amount_minor: amount_minor?,
-        currency: currency?,
-    })
+    Money::parse_positive(field, money.amount_minor, &money.currency, violations)
 }
 
 pub(super) fn parse_packages(
