@@ -59,7 +59,7 @@ pub fn parse_send_message(
                 request_id,
             },
         )),
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -160,7 +160,7 @@ pub fn parse_send_custom_offer(
                 request_id,
             },
         )),
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -233,10 +233,6 @@ fn in_range(
         violations.add(field, format!("must be between {min} and {max}"));
         None
     }
-}
-
-fn parsed_field_missing() -> ApiError {
-    ApiError::internal(anyhow::anyhow!("a parsed request field is missing"))
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ pub fn parse_place_order(
                 request_id,
             },
         )),
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -183,7 +183,7 @@ pub fn parse_list_request(
                 after,
             },
         )),
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -242,7 +242,7 @@ pub fn parse_deliver(request: &proto::DeliverOrderRequest) -> Result<(OrderId, A
                 attachment_urls,
             },
         )),
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -288,7 +288,7 @@ pub fn parse_extension(
                 reason,
             },
         )),
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -380,7 +380,7 @@ pub fn parse_resolution(
         (Some(order_id), Some(decision), Some(note)) => {
             Ok((order_id, Action::ResolveDispute { decision, note }))
         }
-        _ => Err(parsed_field_missing()),
+        _ => Err(ApiError::parsed_field_missing()),
     }
 }
 
@@ -406,12 +406,7 @@ fn with_text(
     order_id
         .zip(text)
         .map(|(order_id, text)| (order_id, action(text)))
-        .ok_or_else(parsed_field_missing)
-}
-
-/// A field that parsed without a violation and still has no value: a bug, not bad input.
-fn parsed_field_missing() -> ApiError {
-    ApiError::internal(anyhow::anyhow!("a parsed request field is missing"))
+        .ok_or_else(ApiError::parsed_field_missing)
 }
 
 #[cfg(test)]

@@ -110,6 +110,12 @@ impl ApiError {
         Self::Internal(error.into())
     }
 
+    /// A request field that parsed without a violation and still has no value: a bug in
+    /// the parsing, not bad input (`INTERNAL`).
+    pub fn parsed_field_missing() -> Self {
+        Self::internal(anyhow::anyhow!("a parsed request field is missing"))
+    }
+
     /// The gRPC code this error maps to.
     pub fn code(&self) -> Code {
         match self {

@@ -292,7 +292,9 @@ pub fn parse_seller_gigs_request(
     let seller_id = violations.check(parse_user_id("seller_id", &request.seller_id));
     let page = violations.check(parse_gig_page(request.page_size, &request.page_token));
     violations.finish()?;
-    seller_id.zip(page).ok_or_else(parsed_field_missing)
+    seller_id
+        .zip(page)
+        .ok_or_else(ApiError::parsed_field_missing)
 }
 
 /// The gig and the decision of ModerateGig.
@@ -303,12 +305,9 @@ pub fn parse_moderate_request(
     let gig_id = violations.check(parse_gig_id("gig_id", &request.gig_id));
     let action = violations.check(parse_moderation(request.action, &request.reason));
     violations.finish()?;
-    gig_id.zip(action).ok_or_else(parsed_field_missing)
-}
-
-/// A field that parsed without a violation and still has no value: a bug, not bad input.
-fn parsed_field_missing() -> ApiError {
-    ApiError::internal(anyhow::anyhow!("a parsed request field is missing"))
+    gig_id
+        .zip(action)
+        .ok_or_else(ApiError::parsed_field_missing)
 }
 
 /// The decision of ModerateGig; a reason is required to reject or suspend.
