@@ -107,6 +107,15 @@ pub mod gigmesh {
     pub mod types {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/gigmesh.types.v1.rs"));
+
+            impl From<gigmesh_types::Money> for Money {
+                fn from(money: gigmesh_types::Money) -> Self {
+                    Self {
+                        amount_minor: money.amount_minor,
+                        currency: money.currency.code().to_owned(),
+                    }
+                }
+            }
         }
     }
     pub mod gigs {

@@ -4,7 +4,10 @@
 
 use gigmesh_errors::{ApiError, Violations};
 use gigmesh_proto::chat as proto;
-use gigmesh_types::{ConversationId, GigId, HttpsUrl, Lines, Money, parse_text};
+use gigmesh_types::{
+    ConversationId, GigId, HttpsUrl, Lines, MessageId, Money, OfferId, PageSize, PageToken, UserId,
+    parse_text,
+};
 
 use crate::domain::message::{
     Attachment, DEFAULT_OFFER_EXPIRY_HOURS, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_NAME_CHARS,
@@ -12,6 +15,9 @@ use crate::domain::message::{
     MAX_OFFER_DESCRIPTION_CHARS, MAX_OFFER_EXPIRY_HOURS, MAX_OFFER_REVISIONS, MAX_REQUEST_ID_CHARS,
     MIN_OFFER_PRICE_MINOR, NewMessage, NewOffer,
 };
+use crate::store::conversations::ConversationPosition;
+use crate::store::moderation::Position;
+use crate::use_cases::Page;
 
 /// A conversation id field (surrounding whitespace ignored).
 pub fn parse_conversation_id(field: &str, raw: &str) -> Result<ConversationId, ApiError> {
@@ -162,6 +168,137 @@ pub fn parse_send_custom_offer(
         )),
         _ => Err(ApiError::parsed_field_missing()),
     }
+}
+
+/// Longest report reason, in characters.
+const MAX_REPORT_REASON_CHARS: usize = 1_000;
+/// Most users one presence question may ask about.
+const MAX_PRESENCE_USERS: usize = 100;
+
+/// An offer id field.
+pub fn parse_offer_id(field: &str, raw: &str) -> Result<OfferId, ApiError> {
+    OfferId::parse(field, raw.trim())
+}
+
+/// A user id field.
+pub fn parse_user_id(field: &str, raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(field, raw.trim())
+}
+
+/// StartConversation: the seller (optional with a gig) and the gig (optional).
+pub fn parse_start_conversation(
+    request: &proto::StartConversationRequest,
+) -> Result<(Option<UserId>, Option<GigId>), ApiError> {
+    let mut violations = Violations::new();
+    let optional = |raw: &str| (!raw.trim().is_empty()).then(|| raw.trim().to_owned());
+    let seller_id = optional(&request.seller_id)
+        .and_then(|raw| violations.check(UserId::parse("seller_id", &raw)));
+    let gig_id =
+        optional(&request.gig_id).and_then(|raw| violations.check(GigId::parse("gig_id", &raw)));
+    if request.seller_id.trim().is_empty() && request.gig_id.trim().is_empty() {
+        violations.add("seller_id", "is required when gig_id is empty");
+    }
+    violations.finish()?;
+    Ok((seller_id, gig_id))
+}
+
+/// A page of conversations.
+pub fn parse_conversation_page(
+    page_size: i32,
+    page_token: &str,
+) -> Result<Page<ConversationPosition>, ApiError> {
+    parse_page(page_size, page_token, 20)
+}
+
+/// A page of messages, backward from the token's message.
+pub fn parse_message_page(page_size: i32, page_token: &str) -> Result<Page<MessageId>, ApiError> {
+    let page: Page<String> = parse_page(page_size, page_token, 50)?;
+    let after = page
+        .after
+        .map(|raw| MessageId::parse("page_token", &raw))
+        .transpose()
+        .map_err(|_| ApiError::invalid("page_token", "is not a page token this server issued"))?;
+    Ok(Page {
+        after,
+        size: page.size,
+    })
+}
+
+/// A page of blocks, reports or flagged senders.
+pub fn parse_position_page(page_size: i32, page_token: &str) -> Result<Page<Position>, ApiError> {
+    parse_page(page_size, page_token, 20)
+}
+
+fn parse_page<P: serde::de::DeserializeOwned>(
+    page_size: i32,
+    page_token: &str,
+    default_size: u32,
+) -> Result<Page<P>, ApiError> {
+    let mut violations = Violations::new();
+    let size = violations.check(PageSize::parse("page_size", page_size, default_size, 100));
+    let after = violations.check(PageToken::decode("page_token", page_token));
+    violations.finish()?;
+    match (size, after) {
+        (Some(size), Some(after)) => Ok(Page { after, size }),
+        _ => Err(ApiError::parsed_field_missing()),
+    }
+}
+
+/// MarkConversationRead: the conversation and the newest message read.
+pub fn parse_mark_read(
+    request: &proto::MarkConversationReadRequest,
+) -> Result<(ConversationId, MessageId), ApiError> {
+    let mut violations = Violations::new();
+    let conversation_id = violations.check(parse_conversation_id(
+        "conversation_id",
+        &request.conversation_id,
+    ));
+    let message_id = violations.check(MessageId::parse("message_id", request.message_id.trim()));
+    violations.finish()?;
+    match (conversation_id, message_id) {
+        (Some(conversation_id), Some(message_id)) => Ok((conversation_id, message_id)),
+        _ => Err(ApiError::parsed_field_missing()),
+    }
+}
+
+/// ReportConversation: the conversation and the reason.
+pub fn parse_report(
+    request: &proto::ReportConversationRequest,
+) -> Result<(ConversationId, String), ApiError> {
+    let mut violations = Violations::new();
+    let conversation_id = violations.check(parse_conversation_id(
+        "conversation_id",
+        &request.conversation_id,
+    ));
+    let reason = violations.check(parse_text(
+        "reason",
+        &request.reason,
+        1,
+        MAX_REPORT_REASON_CHARS,
+        Lines::Multiple,
+    ));
+    violations.finish()?;
+    match (conversation_id, reason) {
+        (Some(conversation_id), Some(reason)) => Ok((conversation_id, reason)),
+        _ => Err(ApiError::parsed_field_missing()),
+    }
+}
+
+/// GetPresence: at most 100 user ids, each once.
+pub fn parse_presence(request: &proto::GetPresenceRequest) -> Result<Vec<UserId>, ApiError> {
+    let mut violations = Violations::new();
+    let mut user_ids = violations
+        .parse_list(
+            "user_ids",
+            &request.user_ids,
+            MAX_PRESENCE_USERS,
+            |field, raw, violations| violations.check(UserId::parse(field, raw.trim())),
+        )
+        .unwrap_or_default();
+    violations.finish()?;
+    user_ids.sort();
+    user_ids.dedup();
+    Ok(user_ids)
 }
 
 fn parse_attachment(

@@ -3,18 +3,31 @@
 //! An access token is self-contained: it verifies until it expires, whatever happened to its
 //! session. Auth announces ended sessions (`gigmesh.auth.v1.SessionsRevoked`); each service
 //! keeps them in its database and loads them into a [`RevokedSessions`] that its
-//! [`TokenVerifier`](crate::TokenVerifier) consults on every call.
+//! [`TokenVerifier`](crate::TokenVerifier) consults on every call. Long-lived calls (a
+//! stream) [`watch`](RevokedSessions::watch) the set to end as soon as their session does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 /// The ended sessions a verifier refuses, by session id, with when their last access token
 /// expires (Unix milliseconds). Clones share one set; reading it costs one hash lookup.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RevokedSessions {
     inner: Arc<RwLock<HashMap<Box<str>, i64>>>,
+    /// Counts the additions of sessions not known before, for [`RevokedSessions::watch`].
+    additions: Arc<watch::Sender<u64>>,
+}
+
+impl Default for RevokedSessions {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            additions: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl RevokedSessions {
@@ -31,9 +44,25 @@ impl RevokedSessions {
     /// Adds ended sessions (the service that learns them applies them at once, before the
     /// next [`replace`](Self::replace)).
     pub fn insert_all<'a>(&self, sessions: impl IntoIterator<Item = (&'a str, i64)>) {
-        let mut inner = self.inner.write();
-        for (session_id, expire_time) in sessions {
-            inner.insert(Box::from(session_id), expire_time);
+        let mut added = false;
+        {
+            let mut inner = self.inner.write();
+            for (session_id, expire_time) in sessions {
+                added |= inner.insert(Box::from(session_id), expire_time).is_none();
+            }
+        }
+        self.announce(added);
+    }
+
+    /// A receiver that sees a change whenever a session is added to the set: a stream
+    /// waits on it and checks [`contains`](Self::contains) for its own session.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.additions.subscribe()
+    }
+
+    fn announce(&self, added: bool) {
+        if added {
+            self.additions.send_modify(|additions| *additions += 1);
         }
     }
 
@@ -46,11 +75,17 @@ impl RevokedSessions {
         sessions: impl IntoIterator<Item = (String, i64)>,
         now: i64,
     ) {
-        let mut inner = self.inner.write();
-        for (session_id, expire_time) in sessions {
-            inner.insert(session_id.into_boxed_str(), expire_time);
+        let mut added = false;
+        {
+            let mut inner = self.inner.write();
+            for (session_id, expire_time) in sessions {
+                added |= inner
+                    .insert(session_id.into_boxed_str(), expire_time)
+                    .is_none();
+            }
+            inner.retain(|_, expire_time| *expire_time >= now);
         }
-        inner.retain(|_, expire_time| *expire_time >= now);
+        self.announce(added);
     }
 
     /// How many ended sessions are known.
@@ -81,5 +116,20 @@ mod tests {
         assert!(!seen_by_another.contains("s1"));
         assert!(seen_by_another.contains("s2"));
         assert!(seen_by_another.contains("s3"));
+    }
+
+    #[test]
+    fn watchers_see_new_sessions_only() {
+        let revoked = RevokedSessions::new();
+        let mut watcher = revoked.clone().watch();
+        assert!(!watcher.has_changed().expect("open"));
+        revoked.insert_all([("s1", 10)]);
+        assert!(watcher.has_changed().expect("open"));
+        watcher.mark_unchanged();
+        revoked.insert_all([("s1", 10)]);
+        revoked.merge_and_forget_expired([("s1".to_owned(), 10)], 0);
+        assert!(!watcher.has_changed().expect("open"), "nothing new");
+        revoked.merge_and_forget_expired([("s2".to_owned(), 10)], 0);
+        assert!(watcher.has_changed().expect("open"));
     }
 }

@@ -1,7 +1,8 @@
 //! What a participant sends: a message (text, attachments or both) and a seller's custom
 //! offer, as parsed from a request, with the limits both keep.
 
-use gigmesh_types::{GigId, HttpsUrl, Money};
+use gigmesh_types::{ConversationId, GigId, HttpsUrl, MessageId, Money, OfferId, UserId};
+use serde::{Deserialize, Serialize};
 
 /// Longest message text, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;
@@ -29,7 +30,7 @@ pub const DEFAULT_OFFER_EXPIRY_HOURS: i32 = 72;
 pub const MAX_OFFER_EXPIRY_HOURS: i32 = 720;
 
 /// A file attached to a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// Where it is.
     pub url: HttpsUrl,
@@ -69,4 +70,25 @@ pub struct NewOffer {
     pub expire_after_hours: i32,
     /// The client's id for the offer: a retry returns the first.
     pub request_id: String,
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its id (UUIDv7: later messages have greater ids).
+    pub id: MessageId,
+    /// Its conversation.
+    pub conversation_id: ConversationId,
+    /// Who sent it.
+    pub sender_id: UserId,
+    /// Plain text; may be empty.
+    pub text: String,
+    /// Attached files.
+    pub attachments: Vec<Attachment>,
+    /// The offer, on a custom offer's message.
+    pub offer_id: Option<OfferId>,
+    /// The warning for the recipient; empty when the message was not flagged.
+    pub warning: String,
+    /// When it was sent, Unix milliseconds.
+    pub create_time: i64,
 }

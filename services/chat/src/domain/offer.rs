@@ -2,6 +2,56 @@
 //! may withdraw before an answer, and an unanswered offer expires. Who may do what, and in
 //! which state, is decided here; the store applies the outcome with a versioned write.
 
+use gigmesh_types::{ConversationId, GigId, Money, OfferId, OrderId, UserId};
+
+/// A custom offer as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomOffer {
+    /// Its id.
+    pub id: OfferId,
+    /// Its conversation.
+    pub conversation_id: ConversationId,
+    /// The seller who made it.
+    pub seller_id: UserId,
+    /// The buyer it is for.
+    pub buyer_id: UserId,
+    /// The seller's gig it is an order of.
+    pub gig_id: GigId,
+    /// What the seller will do.
+    pub description: String,
+    /// The price of the work.
+    pub price: Money,
+    /// Days from the start of the order to its due date.
+    pub delivery_days: i32,
+    /// Revisions included.
+    pub revisions: i32,
+    /// When it expires unanswered, Unix milliseconds.
+    pub expire_time: i64,
+    /// Where it stands.
+    pub state: OfferState,
+    /// The order placed when the buyer accepted.
+    pub order_id: Option<OrderId>,
+    /// When it was made.
+    pub create_time: i64,
+    /// When it was answered, withdrawn or expired.
+    pub close_time: Option<i64>,
+    /// Version of its row, one per change.
+    pub version: i64,
+}
+
+impl CustomOffer {
+    /// Who `user_id` is to this offer.
+    pub fn actor(&self, user_id: UserId) -> Actor {
+        if user_id == self.buyer_id {
+            Actor::Buyer
+        } else if user_id == self.seller_id {
+            Actor::Seller
+        } else {
+            Actor::Stranger
+        }
+    }
+}
+
 /// Where an offer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OfferState {
@@ -27,6 +77,19 @@ impl OfferState {
             Self::Withdrawn => "withdrawn",
             Self::Expired => "expired",
         }
+    }
+
+    /// The state named by [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Accepted,
+            Self::Declined,
+            Self::Withdrawn,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
     }
 }
 
