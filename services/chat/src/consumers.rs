@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use gigmesh_db::Tx;
 use gigmesh_events::{Envelope, EventHandler, HandlerError, decode};
+use gigmesh_proto::EventMessage as _;
 use gigmesh_proto::chat as chat_proto;
 use gigmesh_proto::gigs::{self as gigs_proto, GigChanged};
 use gigmesh_proto::orders::{OrderChanged, TimelineKind};
@@ -46,6 +47,10 @@ impl EventHandler for UpstreamEventsHandler {
             return open_order_conversation(tx, event?, now).await;
         }
         Ok(())
+    }
+
+    fn takes(&self, event_type: &str) -> bool {
+        [GigChanged::EVENT_TYPE, OrderChanged::EVENT_TYPE].contains(&event_type)
     }
 
     async fn after_commit(&self, envelope: &Envelope) {

@@ -1,6 +1,7 @@
 //! Assembly of the order service: its description, its routes and its background loops
-//! (the outbox relay, the consumer of the gig and payment events, the timer loop, and the
-//! revocation tasks every service that serves signed-in calls runs).
+//! (the outbox relay, the consumer of the gig and payment events, the consumer of chat's
+//! accepted custom offers, the timer loop, and the revocation tasks every service that
+//! serves signed-in calls runs).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,9 @@ use tonic::service::Routes;
 
 use crate::api::OrderApi;
 use crate::config::Config;
-use crate::events::{CONSUMER_NAME, UpstreamEventsHandler};
+use crate::events::{
+    CONSUMER_NAME, CUSTOM_OFFERS_CONSUMER_NAME, CustomOffersHandler, UpstreamEventsHandler,
+};
 use crate::timers::TimerLoop;
 use crate::use_cases::Orders;
 
@@ -40,6 +43,7 @@ impl Service for App {
         consumes: &[
             gigmesh_proto::gigs::TOPIC,
             gigmesh_proto::payments::TOPIC,
+            gigmesh_proto::chat::TOPIC,
             gigmesh_proto::auth::TOPIC,
         ],
         migrations: &[
@@ -71,12 +75,13 @@ impl Service for App {
         )
     }
 
-    /// The outbox relay, the consumer of the gig and payment events, the timer loop and
-    /// the revocation tasks.
+    /// The outbox relay, the consumers of the gig, payment and chat events, the timer loop
+    /// and the revocation tasks.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
         let mut tasks: Vec<Box<dyn BackgroundTask>> = vec![
             Box::new(self.relay()),
             Box::new(self.upstream_events()),
+            Box::new(self.custom_offers()),
             Box::new(self.timers()),
         ];
         tasks.extend(self.deps.revocation_tasks(Self::DESCRIPTION.name));
@@ -109,6 +114,25 @@ impl App {
             &[gigmesh_proto::gigs::TOPIC, gigmesh_proto::payments::TOPIC],
             Arc::new(UpstreamEventsHandler::new(self.clock.clone())),
         )
+    }
+
+    /// The consumer of chat's accepted custom offers, not yet subscribed.
+    pub fn custom_offers(&self) -> ConsumerSpec {
+        self.deps.consumer(
+            CUSTOM_OFFERS_CONSUMER_NAME,
+            &[gigmesh_proto::chat::TOPIC],
+            Arc::new(CustomOffersHandler::new(
+                self.clock.clone(),
+                self.config.fees(),
+                self.config.payment_window_millis(),
+            )),
+        )
+    }
+
+    /// The consumer of chat's accepted custom offers, subscribed, for the caller to step
+    /// with `poll_once`.
+    pub async fn custom_offers_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.custom_offers().subscribe().await?)
     }
 
     /// The consumer of the gig and payment services' events, subscribed, for the caller to

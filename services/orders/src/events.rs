@@ -1,11 +1,14 @@
 //! Events of the order service: `OrderChanged` into its outbox (`gigmesh.orders.v1`), one
 //! per change, in the transaction that writes the change; and how it follows the gig
-//! service's `GigChanged` (orders' own copy of each gig, version-guarded) and the payment
-//! service's `PaymentSucceeded` (an order paid, or the payment refused and refunded).
+//! service's `GigChanged` (orders' own copy of each gig, version-guarded), the payment
+//! service's `PaymentSucceeded` (an order paid, or the payment refused and refunded) and
+//! chat's `CustomOfferChanged` (an accepted custom offer placed as its order, once).
 
 use async_trait::async_trait;
 use gigmesh_db::{DbError, Tx};
 use gigmesh_events::{Envelope, EventHandler, HandlerError, decode, enqueue};
+use gigmesh_proto::EventMessage as _;
+use gigmesh_proto::chat::{CustomOfferChange, CustomOfferChanged};
 use gigmesh_proto::gigs::{self as gigs_proto, GigChanged};
 use gigmesh_proto::payments::PaymentSucceeded;
 use gigmesh_proto::types::Money as ProtoMoney;
@@ -13,8 +16,8 @@ use gigmesh_types::{Clock, Currency, GigId, Money, OrderId, UserId};
 use uuid::Uuid;
 
 use crate::domain::{
-    Change, GigExtra, GigPackage, GigSnapshot, GigState, Moderation, Question, QuestionKind, Tier,
-    receive_payment,
+    Change, CustomOrder, FeeSchedule, GigExtra, GigPackage, GigSnapshot, GigState, Moderation,
+    Question, QuestionKind, Tier, place_custom_order, receive_payment,
 };
 use crate::metrics::count_transitions;
 use crate::output::order_changed;
@@ -58,6 +61,11 @@ pub async fn record_changes(tx: &mut Tx, changes: &[Change]) -> Result<(), DbErr
     Ok(())
 }
 
+/// Consumer group (and inbox name) of the order service on chat's topic. A consumer of its
+/// own, so an offer waiting for its gig's snapshot (which comes on the gigs topic) never
+/// holds up the gig and payment events.
+pub const CUSTOM_OFFERS_CONSUMER_NAME: &str = "orders.custom-offers";
+
 /// Applies the gig service's `GigChanged` and the payment service's `PaymentSucceeded`.
 #[derive(Debug, Clone)]
 pub struct UpstreamEventsHandler {
@@ -71,6 +79,41 @@ impl UpstreamEventsHandler {
     }
 }
 
+/// Places the orders of chat's accepted custom offers (`CustomOfferChanged`).
+#[derive(Debug, Clone)]
+pub struct CustomOffersHandler {
+    clock: Clock,
+    fees: FeeSchedule,
+    payment_window_millis: i64,
+}
+
+impl CustomOffersHandler {
+    /// A handler reading the time from `clock`, pricing the orders with `fees`; they wait
+    /// `payment_window_millis` for their payment.
+    pub fn new(clock: Clock, fees: FeeSchedule, payment_window_millis: i64) -> Self {
+        Self {
+            clock,
+            fees,
+            payment_window_millis,
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for CustomOffersHandler {
+    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
+        if let Some(event) = decode::<CustomOfferChanged>(envelope) {
+            return self.place_accepted_offer(tx, event?).await;
+        }
+        Ok(())
+    }
+
+    /// Of chat's busy topic, only the offers.
+    fn takes(&self, event_type: &str) -> bool {
+        event_type == CustomOfferChanged::EVENT_TYPE
+    }
+}
+
 #[async_trait]
 impl EventHandler for UpstreamEventsHandler {
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
@@ -80,6 +123,61 @@ impl EventHandler for UpstreamEventsHandler {
         if let Some(event) = decode::<PaymentSucceeded>(envelope) {
             return apply_payment(tx, event?, self.clock.now_millis()).await;
         }
+        Ok(())
+    }
+}
+
+impl CustomOffersHandler {
+    /// Places the order of an accepted custom offer, once (its id comes from the offer).
+    async fn place_accepted_offer(
+        &self,
+        tx: &mut Tx,
+        event: CustomOfferChanged,
+    ) -> Result<(), HandlerError> {
+        if event.change != CustomOfferChange::Accepted as i32 {
+            return Ok(());
+        }
+        let Some(offer) = event.offer else {
+            return Err(permanent("CustomOfferChanged without an offer".to_owned()));
+        };
+        let custom = CustomOrder {
+            order_id: OrderId::from(parse_uuid("order id", &offer.order_id)?),
+            offer_id: offer.id.clone(),
+            buyer_id: UserId::from(parse_uuid("buyer id", &offer.buyer_id)?),
+            seller_id: UserId::from(parse_uuid("seller id", &offer.seller_id)?),
+            description: offer.description.clone(),
+            price: parse_money("offer price", offer.price.as_ref())?,
+            delivery_days: offer.delivery_days,
+            revisions: offer.revisions,
+        };
+        if store::find_order(&mut **tx, custom.order_id)
+            .await?
+            .is_some()
+        {
+            tracing::debug!(order_id = %custom.order_id, "custom offer's order placed already");
+            return Ok(());
+        }
+        let gig_id = GigId::from(parse_uuid("gig id", &offer.gig_id)?);
+        let Some(gig) = store::find_gig(&mut **tx, gig_id).await? else {
+            // The gig's snapshot comes on another topic; it arrives.
+            return Err(HandlerError::transient(anyhow::anyhow!(
+                "custom offer {} of gig {gig_id} orders does not know yet",
+                offer.id
+            )));
+        };
+        let now = self.clock.now_millis();
+        let change = place_custom_order(&gig, &custom, &self.fees, now, self.payment_window_millis)
+            .map_err(|refusal| {
+                permanent(format!(
+                    "custom offer {} cannot be placed: {refusal}",
+                    offer.id
+                ))
+            })?;
+        store::insert_order(tx, &change.order, now).await?;
+        let changes = [change];
+        record_changes(tx, &changes).await?;
+        count_transitions(&changes);
+        tracing::info!(order_id = %custom.order_id, offer_id = %offer.id, "custom offer's order placed");
         Ok(())
     }
 }

@@ -25,7 +25,10 @@ pub fn order_to_proto(
         seller_id: order.seller_id.to_string(),
         gig_id: order.gig_id.to_string(),
         gig_title: terms.gig_title.clone(),
-        tier: tier_to_proto(terms.tier) as i32,
+        tier: terms
+            .tier
+            .map_or(gigs_proto::PackageTier::Unspecified, tier_to_proto) as i32,
+        custom_offer_id: terms.custom_offer_id.clone().unwrap_or_default(),
         package_name: terms.package_name.clone(),
         line_items: terms.line_items.iter().map(line_item_to_proto).collect(),
         price: Some(price_to_proto(&terms.price)),

@@ -34,6 +34,15 @@ pub trait EventHandler: Send + Sync + 'static {
     /// handler does not know (return `Ok`); see [`decode`](crate::decode).
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
 
+    /// Whether the handler takes events of `event_type` at all. The others are skipped
+    /// without a transaction or an inbox row (their offset is committed): a consumer that
+    /// wants one event type of a busy topic pays nothing for the rest. Takes every type
+    /// unless overridden.
+    fn takes(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
+
     /// Runs after the transaction of [`EventHandler::handle`] committed, for effects outside
     /// the database that must only follow committed state (a search index, a cache). It is
     /// not called for duplicates or failures, and it cannot fail the event: derived state
@@ -104,6 +113,12 @@ pub enum PollOutcome {
     },
     /// The event was applied before (redelivery); skipped.
     Duplicate {
+        /// The event's id.
+        event_id: String,
+    },
+    /// The handler takes no events of this type ([`EventHandler::takes`]); skipped without
+    /// a write.
+    Ignored {
         /// The event's id.
         event_id: String,
     },
@@ -254,6 +269,7 @@ impl Consumer {
             result,
             Ok(PollOutcome::Handled { .. }
                 | PollOutcome::Duplicate { .. }
+                | PollOutcome::Ignored { .. }
                 | PollOutcome::DeadLettered { .. })
         );
         if !finished {
@@ -275,6 +291,11 @@ impl Consumer {
             }
         };
         let event_id = envelope.event_id.clone();
+        if !self.handler.takes(&envelope.event_type) {
+            self.subscription.commit(&pending.record).await?;
+            self.count_consumed("ignored");
+            return Ok(PollOutcome::Ignored { event_id });
+        }
         let span = tracing::info_span!(
             "consume event",
             consumer = %self.name,

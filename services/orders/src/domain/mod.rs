@@ -35,7 +35,8 @@ pub use self::order::{
     TimelineEntry, TimelineKind,
 };
 pub use self::placing::{
-    ExtraChoice, MAX_EXTRA_QUANTITY, MAX_EXTRAS, MAX_REQUEST_ID_CHARS, OrderChoice, place_order,
+    CustomOrder, ExtraChoice, MAX_EXTRA_QUANTITY, MAX_EXTRAS, MAX_REQUEST_ID_CHARS, OrderChoice,
+    place_custom_order, place_order,
 };
 pub use self::price::{FeeSchedule, Price, Settlement};
 pub use self::recorder::Acting;

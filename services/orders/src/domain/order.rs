@@ -226,8 +226,8 @@ pub struct PendingRequest {
 pub struct OrderTerms {
     /// The gig's title when ordered.
     pub gig_title: String,
-    /// The package tier.
-    pub tier: Tier,
+    /// The package tier; `None` for a custom offer's order.
+    pub tier: Option<Tier>,
     /// The package's name when ordered.
     pub package_name: String,
     /// The package, then the extras.
@@ -238,6 +238,9 @@ pub struct OrderTerms {
     pub revisions_included: i32,
     /// The gig's requirement questions when ordered.
     pub requirements: Vec<Question>,
+    /// The custom offer the order was placed from, if it was.
+    #[serde(default)]
+    pub custom_offer_id: Option<String>,
 }
 
 /// What changes as an order goes through its lifecycle.

@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod custom_offers;
 mod delivery;
 mod disputes;
 mod extensions;

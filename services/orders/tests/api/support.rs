@@ -44,6 +44,7 @@ pub struct TestOrders {
     pub bus: SharedBus,
     pub clock: ManualClock,
     consumer: Consumer,
+    offers_consumer: Consumer,
     relay: Relay,
     timers: TimerLoop,
     app: App,
@@ -66,6 +67,7 @@ impl TestOrders {
             .await
             .expect("build the order service");
         let consumer = app.upstream_events_consumer().await.expect("consumer");
+        let offers_consumer = app.custom_offers_consumer().await.expect("consumer");
         let bus = deps.bus();
         let emitted = EmittedEvents::observe(&bus, gigmesh_proto::orders::TOPIC).await;
         let server = TestServer::start(app.routes(), app.service_names()).await;
@@ -75,6 +77,7 @@ impl TestOrders {
             bus,
             clock,
             consumer,
+            offers_consumer,
             relay: app.relay(),
             timers: app.timers(),
             app,
@@ -102,6 +105,19 @@ impl TestOrders {
     /// Steps the consumer of the gig and payment events until nothing is left.
     pub async fn consume(&mut self) -> Vec<PollOutcome> {
         self.consumer.drain(STEP_WAIT).await.expect("poll")
+    }
+
+    /// Steps the consumer of chat's custom offers once.
+    pub async fn consume_offer(&mut self) -> PollOutcome {
+        self.offers_consumer
+            .poll_once(STEP_WAIT)
+            .await
+            .expect("poll")
+    }
+
+    /// Steps the consumer of chat's custom offers until nothing is left.
+    pub async fn consume_offers(&mut self) -> Vec<PollOutcome> {
+        self.offers_consumer.drain(STEP_WAIT).await.expect("poll")
     }
 
     /// Publishes `gig` as the gig service would, at `version`, and consumes it.
