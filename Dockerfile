@@ -22,7 +22,7 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /out/gigmesh /usr/local/bin/gigmesh
 USER 65532:65532
 # The gateway, every service's gRPC port (auth, users, notifications, gigs, search, orders,
-# payments) and the Prometheus metrics port, as in the chart's defaults.
-EXPOSE 8080 50051 50052 50053 50054 50055 50056 50057 9464
+# payments, chat) and the Prometheus metrics port, as in the chart's defaults.
+EXPOSE 8080 50051 50052 50053 50054 50055 50056 50057 50058 9464
 ENTRYPOINT ["/usr/local/bin/gigmesh"]
 CMD ["--help"]

@@ -12,4 +12,5 @@ pub static SERVICES: &[&dyn ServiceEntry] = &[
     &service::<gigmesh_search::App>(),
     &service::<gigmesh_orders::App>(),
     &service::<gigmesh_payments::App>(),
+    &service::<gigmesh_chat::App>(),
 ];

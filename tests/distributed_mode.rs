@@ -22,9 +22,10 @@ use support::mesh::DistributedMesh;
 use support::rpc::{Protocol, Rpc};
 use tonic::Code;
 
-/// One mesh (a broker, an SMTP server, five databases, seven processes, Envoy) for the whole
+/// One mesh (a broker, an SMTP server, eight databases, ten processes, Envoy) for the whole
 /// story, every call through Envoy over TLS: the identity flow and the rejections over both
-/// protocols, gigs and search over both, gigs published and found through search, an admin
+/// protocols, gigs and search over both, gigs published and found through search, a
+/// conversation with a custom offer whose streams are held by two chat replicas, an admin
 /// (bootstrapped in auth's database, as an operator would) suspending an account, ended
 /// sessions refused by users and gigs (a suspended admin's token no longer moderates), two
 /// clients behind Envoy told apart by the gateway's rate limit, then SIGTERM to Envoy and
@@ -43,6 +44,20 @@ async fn the_mesh_of_processes_serves_the_identity_flow_and_stops_gracefully() {
     // few seconds.
     let rpc = Rpc::connect_tls(mesh.edge(), Protocol::Grpc, mesh.tls(), None).await;
     flows::gigs_and_search_flow(&rpc, &mail, Duration::from_secs(5)).await;
+    // Conversations across two chat replicas: calls go through Envoy and the gateway to
+    // the first; the seller's stream is held by the second, which hears of each change
+    // through Kafka.
+    let replica_b =
+        tonic::transport::Channel::from_shared(format!("http://{}", mesh.chat_replica_b))
+            .expect("url")
+            .connect()
+            .await
+            .expect("chat's second replica accepts connections");
+    let streams = flows::StreamChannels {
+        buyer: rpc.channel(),
+        seller: replica_b,
+    };
+    flows::chat_flow(&rpc, &mail, streams, Duration::from_secs(10)).await;
 
     let rpc = Rpc::connect_tls(mesh.edge(), Protocol::Grpc, mesh.tls(), None).await;
     let admin = flows::NewAccount::unique("admin");

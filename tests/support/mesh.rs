@@ -231,7 +231,9 @@ impl Recipe {
 }
 
 /// The mesh as production runs it: `gigmesh migrate` once, then `gigmesh serve auth`,
-/// `users`, `notifications`, `gigs` and `search`, and `gigmesh gateway` behind Envoy (TLS,
+/// `users`, `notifications`, `gigs`, `search`, `orders`, `payments` and `chat` (twice: two
+/// replicas on one database, the gateway routing to the first), and `gigmesh gateway` behind
+/// Envoy (TLS,
 /// the deployed bootstrap), as separate processes on their own 127.0.0.1 ports, configured
 /// only through `GIGMESH__` environment variables, on one fresh PostgreSQL database per
 /// service, a Kafka-protocol broker (tansu, in memory) and an SMTP server (aiosmtpd) that
@@ -245,21 +247,23 @@ pub struct DistributedMesh {
     /// The Envoys in front of the gateways: the mesh's edge first, then those of
     /// [`DistributedMesh::start_edge`].
     envoys: Vec<Envoy>,
-    /// auth, users, notifications, gigs, search, orders, payments, gateway (then any further
-    /// gateway): in start order.
+    /// auth, users, notifications, gigs, search, orders, payments, chat, chat-b, gateway
+    /// (then any further gateway): in start order.
     pub processes: Vec<MeshProcess>,
     pub kafka: gigmesh_testing::TestKafka,
     pub smtp: gigmesh_testing::TestSmtpServer,
-    /// auth, users, notifications, gigs, search, orders, payments.
-    pub databases: [gigmesh_testing::TestDatabase; 7],
+    /// auth, users, notifications, gigs, search, orders, payments, chat.
+    pub databases: [gigmesh_testing::TestDatabase; 8],
     /// Where each service listens, in [`DISTRIBUTED_SERVICES`] order.
     service_addresses: Vec<SocketAddr>,
+    /// Where chat's second replica listens (the gateway does not route to it).
+    pub chat_replica_b: SocketAddr,
     tls: EdgeTls,
     logs: tempfile::TempDir,
 }
 
 /// The services, in start order; each name is also its configuration section.
-const DISTRIBUTED_SERVICES: [&str; 7] = [
+const DISTRIBUTED_SERVICES: [&str; 8] = [
     "auth",
     "users",
     "notifications",
@@ -267,6 +271,7 @@ const DISTRIBUTED_SERVICES: [&str; 7] = [
     "search",
     "orders",
     "payments",
+    "chat",
 ];
 
 impl DistributedMesh {
@@ -289,9 +294,11 @@ impl DistributedMesh {
             search_db,
             orders_db,
             payments_db,
+            chat_db,
         ) = tokio::join!(
             gigmesh_testing::TestKafka::start(),
             gigmesh_testing::TestSmtpServer::start(),
+            gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
             gigmesh_testing::TestDatabase::postgres(),
@@ -318,8 +325,10 @@ impl DistributedMesh {
                 search_db,
                 orders_db,
                 payments_db,
+                chat_db,
             ],
             service_addresses: addresses.clone(),
+            chat_replica_b: loopback(free_port()),
             tls: EdgeTls::generate(),
             logs: tempfile::tempdir().expect("temp dir for logs"),
         };
@@ -336,7 +345,8 @@ impl DistributedMesh {
                     addresses[index].to_string(),
                 )
                 // Five connections per service (a consumer, a relay, a loop and requests at
-                // once): a mesh's seven services and another test's fit in PostgreSQL's 100.
+                // once): a mesh's nine service processes and another test's fit in
+                // PostgreSQL's 100.
                 .env(
                     format!("GIGMESH__{section}__DATABASE__MAX_CONNECTIONS"),
                     "5",
@@ -393,6 +403,19 @@ impl DistributedMesh {
                 .filter(|(process, ..)| *process == service)
             {
                 command.env(*name, value.replace("{gateway}", &mesh.address.to_string()));
+            }
+            if service == "chat" {
+                // A second replica on the same database, with its own replica id (so its
+                // own consumer group on the chat topic) and its own port.
+                let mut replica_b = command.clone();
+                replica_b
+                    .env("GIGMESH__CHAT__LISTEN", mesh.chat_replica_b.to_string())
+                    .env("GIGMESH__CHAT__SETTINGS__REPLICA_ID", "b");
+                command.env("GIGMESH__CHAT__SETTINGS__REPLICA_ID", "a");
+                mesh.spawn(service, addresses[index], command);
+                let replica_b_address = mesh.chat_replica_b;
+                mesh.spawn("chat-b", replica_b_address, replica_b);
+                continue;
             }
             mesh.spawn(service, addresses[index], command);
         }
@@ -499,7 +522,7 @@ impl DistributedMesh {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         // Every service's tables and the event tables exist before any service starts.
-        let own_tables: [&[&str]; 7] = [
+        let own_tables: [&[&str]; 8] = [
             &["accounts", "sessions", "signing_keys", "login_failures"],
             &["profiles"],
             &["sent_mail", "recipients"],
@@ -507,6 +530,12 @@ impl DistributedMesh {
             &["gig_documents"],
             &["orders", "order_timeline", "gigs"],
             &["payments", "ledger_entries", "invoices", "sandbox_payments"],
+            &[
+                "conversations",
+                "messages",
+                "custom_offers",
+                "stream_events",
+            ],
         ];
         for ((service, database), own_tables) in DISTRIBUTED_SERVICES
             .iter()

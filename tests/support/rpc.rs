@@ -148,6 +148,12 @@ impl Rpc {
         self.protocol
     }
 
+    /// The native gRPC channel the client calls through (for streams, which [`Rpc::call`]
+    /// does not make).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// Calls `path` (e.g. `/gigmesh.auth.v1.AuthService/LogIn`) with `request`, signed in with
     /// `token` when given.
     pub async fn call<Request, Response>(

@@ -203,6 +203,11 @@ static_resources:
                             prefix: /
                           route:
                             cluster: gateway
+                            # No deadline: Envoy's default route timeout (15 s for the whole
+                            # response) would cut chat's StreamEvents, a server stream open
+                            # for as long as the client listens. Its heartbeat every 25 s
+                            # keeps it well inside stream_idle_timeout
+                            # (envoy.timeouts.streamIdleSeconds).
                             timeout: 0s
                 http_filters:
                   - name: envoy.filters.http.router

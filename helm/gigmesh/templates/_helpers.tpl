@@ -213,8 +213,8 @@ An integer value (Helm reads numbers in values as floats) as a decimal string.
 The gigmesh configuration the chart deploys, as a YAML tree: .Values.config with the keys
 the chart owns (the bus adapter, every listen address, the upstreams, the mail directory of
 the file mailer; no search index directory with OpenSearch). Fails on keys that belong to the
-chart, the pods (search.settings.replica_id) or the Secret, and on a bad search index kind or
-payment provider.
+chart, the pods (search.settings.replica_id, chat.settings.replica_id) or the Secret, and on a
+bad search index kind or payment provider.
 */}}
 {{- define "gigmesh.effectiveConfig" -}}
 {{- $config := deepCopy .Values.config }}
@@ -237,6 +237,9 @@ payment provider.
 {{- end }}
 {{- if hasKey (dig "search" "settings" dict $config) "replica_id" }}
 {{- fail "config.search.settings.replica_id is set by the chart (each search pod uses its pod name); remove it from config" }}
+{{- end }}
+{{- if hasKey (dig "chat" "settings" dict $config) "replica_id" }}
+{{- fail "config.chat.settings.replica_id is set by the chart (each chat pod uses its pod name); remove it from config" }}
 {{- end }}
 {{- $indexKind := toString (dig "search" "settings" "index_kind" "" $config) }}
 {{- if not (has $indexKind (list "" "tantivy" "opensearch")) }}

@@ -24,16 +24,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Per-address budgets no benchmark reaches: every call comes from 127.0.0.1, and the
 /// limits exist for real clients, not for measuring.
 const UNREACHABLE_LIMIT: &str = "1000000000";
-/// The services started, in start order (auth first: the others read its keys).
-const SERVICES: [&str; 3] = ["auth", "orders", "payments"];
+/// The services the order benchmarks start, in start order (auth first: the others read
+/// its keys).
+pub const ORDER_SERVICES: &[&str] = &["auth", "orders", "payments"];
 
 /// The running distributed mesh; every process is killed and every database dropped when
 /// it is stopped (or, failing that, dropped).
 pub struct DistributedMesh {
     /// `gigmesh gateway`, where clients call.
     pub gateway: GigmeshProcess,
-    /// auth, orders, payments, in [`SERVICES`] order.
+    /// The services, in start order.
     pub services: Vec<GigmeshProcess>,
+    /// Their names (`chat-b`: a second chat replica on chat's database).
+    names: Vec<&'static str>,
     /// The broker's bootstrap servers.
     pub brokers: String,
     /// The databases, by service.
@@ -44,30 +47,59 @@ pub struct DistributedMesh {
 
 impl DistributedMesh {
     /// Starts the broker, creates the databases (named `<prefix>_<service>`) on the server
-    /// at `server_url`, and starts the services and the gateway from `gigmesh_bin`.
+    /// at `server_url`, and starts auth, orders, payments and the gateway from
+    /// `gigmesh_bin`.
     pub async fn start(
         gigmesh_bin: &Path,
         server_url: &str,
         prefix: &str,
     ) -> anyhow::Result<DistributedMesh> {
+        Self::start_services(gigmesh_bin, server_url, prefix, ORDER_SERVICES).await
+    }
+
+    /// The same with `services` (auth first; `chat-b` is a second chat replica after
+    /// `chat`, on its database, with replica id `b`, not behind the gateway).
+    pub async fn start_services(
+        gigmesh_bin: &Path,
+        server_url: &str,
+        prefix: &str,
+        services_to_start: &[&'static str],
+    ) -> anyhow::Result<DistributedMesh> {
         let logs = tempfile::tempdir().context("cannot create a directory for the logs")?;
         let kafka = TestKafka::start().await;
         let brokers = kafka.brokers();
         let mut databases = ScratchDatabases::new(server_url, prefix);
-        let addresses: Vec<SocketAddr> = SERVICES
+        let addresses: Vec<SocketAddr> = services_to_start
             .iter()
             .map(|_| free_port().map(|port| SocketAddr::from(([127, 0, 0, 1], port))))
             .collect::<anyhow::Result<_>>()?;
         let mail_token_keys = TestMailTokenKeys::generate("bench");
         let mut services = Vec::new();
-        for (service, address) in SERVICES.iter().zip(&addresses) {
-            let url = databases.create(service).await?;
-            let section = service.to_uppercase();
-            let mut command = gigmesh_command(gigmesh_bin, &["serve", service]);
+        for (service, address) in services_to_start.iter().zip(&addresses) {
+            let (served, url) = if *service == "chat-b" {
+                let url = databases
+                    .url("chat")
+                    .context("chat-b starts after chat")?
+                    .to_owned();
+                ("chat", url)
+            } else {
+                (*service, databases.create(service).await?)
+            };
+            let section = served.to_uppercase();
+            let mut command = gigmesh_command(gigmesh_bin, &["serve", served]);
             common_environment(&mut command, &brokers);
             command
                 .env(format!("GIGMESH__{section}__LISTEN"), address.to_string())
                 .env(format!("GIGMESH__{section}__DATABASE__URL"), url);
+            if served == "chat" {
+                let replica = if *service == "chat-b" { "b" } else { "a" };
+                command
+                    .env("GIGMESH__CHAT__SETTINGS__REPLICA_ID", replica)
+                    .env(
+                        "GIGMESH__CHAT__SETTINGS__MAX_MESSAGES_PER_MINUTE",
+                        UNREACHABLE_LIMIT,
+                    );
+            }
             if *service == "auth" {
                 command
                     .env(
@@ -102,7 +134,10 @@ impl DistributedMesh {
         let mut command = gigmesh_command(gigmesh_bin, &["gateway"]);
         common_environment(&mut command, &brokers);
         command.env("GIGMESH__GATEWAY__LISTEN", gateway_address.to_string());
-        for (service, address) in SERVICES.iter().zip(&addresses) {
+        for (service, address) in services_to_start.iter().zip(&addresses) {
+            if *service == "chat-b" {
+                continue;
+            }
             command.env(
                 format!("GIGMESH__UPSTREAMS__{}", service.to_uppercase()),
                 format!("http://{address}"),
@@ -119,6 +154,7 @@ impl DistributedMesh {
         Ok(DistributedMesh {
             gateway,
             services,
+            names: services_to_start.to_vec(),
             brokers,
             databases,
             kafka,
@@ -130,7 +166,7 @@ impl DistributedMesh {
     pub fn processes(&self) -> Vec<(&'static str, u32)> {
         std::iter::once(("gigmesh gateway", self.gateway.pid))
             .chain(
-                SERVICES
+                self.names
                     .iter()
                     .zip(&self.services)
                     .map(|(service, process)| (service_label(service), process.pid)),
@@ -180,6 +216,8 @@ fn service_label(service: &str) -> &'static str {
     match service {
         "auth" => "gigmesh serve auth",
         "orders" => "gigmesh serve orders",
+        "chat" => "gigmesh serve chat",
+        "chat-b" => "gigmesh serve chat (replica b)",
         _ => "gigmesh serve payments",
     }
 }

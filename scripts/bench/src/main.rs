@@ -32,7 +32,12 @@
 //! `gigmesh-bench payment-latency` pays orders with the sandbox's test card and times the
 //! way from the verified payment to the order starting, in `gigmesh dev` and in distributed
 //! mode (PostgreSQL, Kafka).
+//!
+//! `gigmesh-bench chat` opens thousands of idle `StreamEvents` streams on one chat process
+//! (its memory and CPU), then times messages from `SendMessage` to the recipient's stream
+//! under a steady load, in `gigmesh dev` and between two chat replicas through Kafka.
 
+mod chat;
 mod cpu;
 mod distributed;
 mod market;
@@ -87,6 +92,45 @@ enum Command {
     Orders(OrdersOptions),
     /// The time from a verified payment to its order starting, embedded and over Kafka.
     PaymentLatency(PaymentLatencyOptions),
+    /// Idle chat streams' memory and CPU, and message-to-stream latency.
+    Chat(ChatOptions),
+}
+
+#[derive(Args)]
+struct ChatOptions {
+    /// Idle streams opened on one chat process.
+    #[arg(long, default_value_t = 5_000)]
+    streams: usize,
+    /// Users the streams are spread over (distributed mode).
+    #[arg(long, default_value_t = 250)]
+    users: usize,
+    /// Seconds the idle streams' CPU is read over.
+    #[arg(long, default_value_t = 20)]
+    idle_seconds: u64,
+    /// Messages per second of the steady load.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// Messages timed per mode (after 50 untimed).
+    #[arg(long, default_value_t = 1_000)]
+    messages: usize,
+    /// Buyers sending them, in turn.
+    #[arg(long, default_value_t = 20)]
+    senders: usize,
+    /// Only `gigmesh dev` (embedded bus; no idle streams).
+    #[arg(long, conflicts_with = "only_kafka")]
+    only_embedded: bool,
+    /// Only distributed mode (Kafka).
+    #[arg(long)]
+    only_kafka: bool,
+    /// PostgreSQL server for distributed mode; fresh databases are created and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+    /// Name prefix of the databases this run creates.
+    #[arg(long, default_value = "gm_bench_chat")]
+    database_prefix: String,
+    /// The `gigmesh` binary (default: `gigmesh` next to this program).
+    #[arg(long)]
+    gigmesh_bin: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -253,6 +297,7 @@ fn main() -> ExitCode {
             Command::Soak(options) => soak(options).await,
             Command::Orders(options) => orders_benchmark(options).await,
             Command::PaymentLatency(options) => payment_latency(options).await,
+            Command::Chat(options) => chat_benchmark(options).await,
         }
     });
     match outcome {
@@ -429,6 +474,24 @@ async fn payment_latency(options: PaymentLatencyOptions) -> anyhow::Result<()> {
         kafka: !options.only_embedded,
     };
     print_report(&payment_latency::run(&settings).await?);
+    Ok(())
+}
+
+async fn chat_benchmark(options: ChatOptions) -> anyhow::Result<()> {
+    let settings = chat::ChatSettings {
+        gigmesh_bin: gigmesh_bin(options.gigmesh_bin)?,
+        postgres_url: options.postgres_url,
+        database_prefix: options.database_prefix,
+        streams: options.streams.max(1),
+        users: options.users.max(2),
+        idle_seconds: options.idle_seconds,
+        rate: options.rate,
+        messages: options.messages.max(1),
+        senders: options.senders.max(1),
+        embedded: !options.only_kafka,
+        kafka: !options.only_embedded,
+    };
+    print_report(&chat::run(&settings).await?);
     Ok(())
 }
 

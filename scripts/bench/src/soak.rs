@@ -30,8 +30,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the seller's role may take to arrive (auth learns it from users' event).
 const ROLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The demo buyer `gigmesh dev` creates, who becomes the seller of the soak's gigs.
-const SELLER_LOGIN: &str = "demo_buyer";
-const SELLER_PASSWORD: &str = "buyer-password-1";
+pub(crate) const SELLER_LOGIN: &str = "demo_buyer";
+pub(crate) const SELLER_PASSWORD: &str = "buyer-password-1";
 /// The demo admin, whose sessions the traffic signs in and refreshes.
 const BUYER_LOGIN: &str = "admin";
 const BUYER_PASSWORD: &str = "admin-password-1";
@@ -421,7 +421,7 @@ async fn call_one(
     Ok(())
 }
 
-async fn log_in(
+pub(crate) async fn log_in(
     auth: &mut AuthServiceClient<Channel>,
     login: &str,
     password: &str,
@@ -479,6 +479,10 @@ impl DevProcess {
             .env("GIGMESH__GATEWAY__RATE_LIMIT_PER_MINUTE", "100000000")
             .env("GIGMESH__GATEWAY__RATE_LIMIT_BURST", "100000")
             .env(
+                "GIGMESH__CHAT__SETTINGS__MAX_MESSAGES_PER_MINUTE",
+                "1000000000",
+            )
+            .env(
                 "GIGMESH__AUTH__SETTINGS__THROTTLE__MAX_FAILURES_PER_ADDRESS",
                 "1000000000",
             );
@@ -489,7 +493,7 @@ impl DevProcess {
     }
 }
 
-fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {
     read_status_field(pid, "VmRSS:")
 }
 
