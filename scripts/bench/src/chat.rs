@@ -89,7 +89,7 @@ pub async fn run(settings: &ChatSettings) -> anyhow::Result<String> {
     writeln!(report, "## Chat streams\n")?;
     writeln!(
         report,
-        "gigmesh {}, {} ({} logical CPUs, load average before: {}). {} idle streams; {} \
+        "{}, {} ({} logical CPUs, load average before: {}). {} idle streams; {} \
          messages at {}/s from {} buyers to one seller's stream per mode.\n",
         gigmesh_version(&settings.gigmesh_bin).await,
         machine.cpu_model,
