@@ -273,7 +273,7 @@ impl ChatService for ChatApi {
         }))
     }
 
-    type StreamEventsStream = EventStream;
+    type StreamEventsStream = EventStream<proto::ChatEvent>;
 
     #[instrument(skip_all, fields(user_id))]
     async fn stream_events(
@@ -288,7 +288,8 @@ impl ChatService for ChatApi {
                 caller.session_id(),
                 &request.get_ref().resume_token,
             )
-            .await?;
+            .await
+            .map_err(ChatError::from)?;
         Ok(Response::new(stream))
     }
 

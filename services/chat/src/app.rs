@@ -16,7 +16,9 @@ use tonic::service::Routes;
 use crate::api::ChatApi;
 use crate::config::Config;
 use crate::consumers::{StreamWakeHandler, UPSTREAM_CONSUMER_NAME, UpstreamEventsHandler};
-use crate::stream::{PresenceTask, StreamCloser, StreamHub, StreamOpener, StreamSettings};
+use crate::stream::{
+    ChatStreamCodec, OPEN_STREAMS, PresenceTask, StreamCloser, StreamHub, StreamOpener,
+};
 use crate::timers::TimerLoop;
 use crate::use_cases::Chat;
 
@@ -27,12 +29,7 @@ pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
 /// resume (a client resuming from an older event reloads), and response-time samples past
 /// the 30-day window.
 const RETENTION: &[RetentionRule] = &[
-    RetentionRule {
-        name: "chat_stream_events",
-        table: "stream_events",
-        expired: "create_time < $1",
-        default_horizon_hours: 72,
-    },
+    gigmesh_streams::stream_events_retention("chat_stream_events"),
     RetentionRule {
         name: "chat_response_samples",
         table: "response_samples",
@@ -69,6 +66,7 @@ impl Service for App {
             &MIGRATIONS,
             &gigmesh_events::EVENTS_MIGRATIONS,
             &gigmesh_runtime::REVOCATION_MIGRATIONS,
+            &gigmesh_streams::STREAM_MIGRATIONS,
         ],
         default_port: 50058,
         issues_tokens: false,
@@ -76,15 +74,12 @@ impl Service for App {
     };
 
     async fn assemble(deps: ServiceDeps, config: Config) -> anyhow::Result<App> {
-        metrics::describe_gauge!(
-            crate::stream::hub::OPEN_STREAMS,
-            "Event streams open on this chat replica."
-        );
+        metrics::describe_gauge!(OPEN_STREAMS, "Event streams open on this chat replica.");
         Ok(App {
             deps,
             config,
             clock: Clock::system(),
-            hub: StreamHub::new(),
+            hub: StreamHub::new(OPEN_STREAMS),
         })
     }
 
@@ -142,9 +137,8 @@ impl App {
             self.hub.clone(),
             self.clock.clone(),
             Some(self.deps.revoked_sessions.clone()),
-            StreamSettings {
-                heartbeat_interval: self.config.heartbeat_interval(),
-            },
+            self.config.heartbeat_interval(),
+            ChatStreamCodec,
         )
     }
 

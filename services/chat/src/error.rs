@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use gigmesh_db::DbError;
 use gigmesh_errors::ApiError;
+use gigmesh_streams::OpenError;
 use tonic::Status;
 
 use crate::domain::offer::OfferState;
@@ -59,14 +60,10 @@ pub enum ChatError {
         /// Until the oldest message of the minute leaves it.
         retry_after: Duration,
     },
-    /// A resume token of another user's stream, or not one this server issued.
-    #[error("resume_token: {0}")]
-    BadResumeToken(&'static str),
-    /// The events after the resume token are no longer kept.
-    #[error(
-        "the events after this resume token are no longer kept: reload the conversations and open a stream without a token"
-    )]
-    ResumeTooOld,
+    /// A stream cannot open: a resume token of another user's stream or not one this server
+    /// issued, or one whose events are no longer kept.
+    #[error(transparent)]
+    Stream(#[from] OpenError),
     /// A database failure; a read-modify-write that kept losing the race is
     /// [`DbError::ConcurrentChange`], which the caller may retry.
     #[error(transparent)]
@@ -91,10 +88,13 @@ impl From<ChatError> for ApiError {
             | ChatError::GigUnavailable(_)
             | ChatError::BlockedByRecipient
             | ChatError::BlockingRecipient
-            | ChatError::OfferNotPending(_)
-            | ChatError::ResumeTooOld => ApiError::FailedPrecondition(message),
+            | ChatError::OfferNotPending(_) => ApiError::FailedPrecondition(message),
             ChatError::WrongCurrency(_) => ApiError::invalid("price.currency", message),
-            ChatError::BadResumeToken(reason) => ApiError::invalid("resume_token", reason),
+            ChatError::Stream(OpenError::BadResumeToken(reason)) => {
+                ApiError::invalid("resume_token", reason)
+            }
+            ChatError::Stream(OpenError::ResumeTooOld) => ApiError::FailedPrecondition(message),
+            ChatError::Stream(OpenError::Db(db)) => ApiError::from(db),
             ChatError::TooManyMessages { retry_after, .. } => ApiError::RetryLater {
                 message,
                 retry_after,
@@ -141,7 +141,9 @@ mod tests {
                 .and_then(|retry| retry.retry_delay),
             Some(Duration::from_secs(12))
         );
-        let status = Status::from(ChatError::BadResumeToken("is not one of your events"));
+        let status = Status::from(ChatError::from(OpenError::BadResumeToken(
+            "is not one of your events",
+        )));
         assert_eq!(status.code(), Code::InvalidArgument);
         let status = Status::from(ChatError::ConversationNotFound("c".to_owned()));
         assert_eq!(status.code(), Code::NotFound);

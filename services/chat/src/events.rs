@@ -14,7 +14,6 @@ use crate::domain::message::Message;
 use crate::domain::offer::CustomOffer;
 use crate::domain::response_time::ResponseTime;
 use crate::output::{conversation_to_proto, message_to_proto, offer_to_proto};
-use crate::store;
 use crate::store::moderation::StoredReport;
 
 /// Appends `kind` to `user_id`'s stream.
@@ -24,7 +23,7 @@ async fn to_stream(tx: &mut Tx, user_id: UserId, kind: Kind, now: i64) -> Result
         event_time: Some(timestamp_from_millis(now)),
         kind: Some(kind),
     };
-    store::stream::append(tx, user_id, event.encode_to_vec(), now).await?;
+    gigmesh_streams::store::append(tx, user_id, event.encode_to_vec(), now).await?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! Chat persistence: portable SQL over `sqlx::Any`, run on SQLite and PostgreSQL alike, one
 //! file per concern. Lists page by keyset (never by offset); changes to an offer apply only
-//! to the version that was read; every user's stream rows are numbered under a lock of the
-//! user's head row, so one user's writers commit their rows in number order.
+//! to the version that was read. The stream rows are gigmesh-streams' tables.
 
 pub mod conversations;
 pub mod gigs;
@@ -10,7 +9,6 @@ pub mod moderation;
 pub mod offers;
 pub mod presence;
 pub mod response_times;
-pub mod stream;
 
 use gigmesh_db::DbError;
 use sqlx::any::AnyRow;

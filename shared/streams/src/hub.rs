@@ -11,17 +11,16 @@ use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-/// The gauge of streams open on this replica.
-pub const OPEN_STREAMS: &str = "gigmesh_chat_open_streams";
-
 /// The streams of this replica.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StreamHub {
     inner: Arc<HubInner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct HubInner {
+    /// The gauge of streams open here.
+    gauge: &'static str,
     users: Mutex<HashMap<UserId, UserStreams>>,
     open_streams: AtomicUsize,
     closing: CancellationToken,
@@ -46,9 +45,23 @@ pub struct Registration {
 }
 
 impl StreamHub {
-    /// An empty hub.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty hub, counting its open streams in the gauge `gauge` (e.g.
+    /// `gigmesh_chat_open_streams`).
+    pub fn new(gauge: &'static str) -> Self {
+        Self {
+            inner: Arc::new(HubInner {
+                gauge,
+                users: Mutex::default(),
+                open_streams: AtomicUsize::new(0),
+                closing: CancellationToken::new(),
+                presence_changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// The gauge the hub counts its open streams in.
+    pub fn gauge(&self) -> &'static str {
+        self.inner.gauge
     }
 
     /// Opens a place for a stream of `user_id`.
@@ -63,7 +76,7 @@ impl StreamHub {
             (streams.wake.subscribe(), streams.open == 1)
         };
         let open = self.inner.open_streams.fetch_add(1, Ordering::Relaxed) + 1;
-        metrics::gauge!(OPEN_STREAMS).set(open as f64);
+        metrics::gauge!(self.inner.gauge).set(open as f64);
         if first {
             self.inner.presence_changed.notify_one();
         }
@@ -122,7 +135,7 @@ impl StreamHub {
             }
         };
         let open = self.inner.open_streams.fetch_sub(1, Ordering::Relaxed) - 1;
-        metrics::gauge!(OPEN_STREAMS).set(open as f64);
+        metrics::gauge!(self.inner.gauge).set(open as f64);
         if last {
             self.inner.presence_changed.notify_one();
         }
@@ -141,7 +154,7 @@ mod tests {
 
     #[tokio::test]
     async fn wakes_reach_every_stream_of_the_user_and_places_close_on_drop() {
-        let hub = StreamHub::new();
+        let hub = StreamHub::new("test_open_streams");
         let user = UserId::new();
         let mut first = hub.register(user);
         let mut second = hub.register(user);

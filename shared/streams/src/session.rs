@@ -4,25 +4,23 @@
 //! and reads again. Reading always starts from the last number sent, so a wake that comes
 //! early, late or twice never loses or repeats an event.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gigmesh_auth::RevokedSessions;
-use gigmesh_db::Db;
+use gigmesh_db::{Db, DbError};
 use gigmesh_events::BackgroundTask;
-use gigmesh_proto::chat::{self as proto, chat_event::Kind};
-use gigmesh_types::{Clock, SessionId, UserId, timestamp_from_millis};
-use prost::Message as _;
+use gigmesh_types::{Clock, SessionId, UserId};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::StreamHub;
-use super::hub::Registration;
-use super::token::{TokenRefusal, event_id, resume_after};
-use crate::error::ChatError;
+use crate::StreamHub;
+use crate::hub::Registration;
 use crate::store;
+use crate::token::{TokenRefusal, event_id, resume_after};
 
 /// Rows read per query.
 const READ_BATCH: u32 = 100;
@@ -31,40 +29,80 @@ const READ_BATCH: u32 = 100;
 const CLIENT_BUFFER: usize = 32;
 
 /// What a client's stream sends.
-pub type EventStream = ReceiverStream<Result<proto::ChatEvent, Status>>;
+pub type EventStream<E> = ReceiverStream<Result<E, Status>>;
 
-/// How streams behave.
-#[derive(Debug, Clone)]
-pub struct StreamSettings {
-    /// Longest silence before a heartbeat.
-    pub heartbeat_interval: Duration,
+/// How a service's stream events are stored and sent: each row holds an encoded event
+/// without its id, which the stream sets when it sends the event.
+pub trait StreamCodec: Send + Sync + 'static {
+    /// What the stream sends.
+    type Event: Send + 'static;
+
+    /// The stored event `bytes`, with the id `event_id`.
+    fn decode(&self, bytes: &[u8], event_id: String) -> Result<Self::Event, prost::DecodeError>;
+
+    /// A heartbeat at `time_millis`, carrying the stream's position `event_id`.
+    fn heartbeat(&self, event_id: String, time_millis: i64) -> Self::Event;
 }
 
-/// Opens clients' streams over the service's database and hub.
-#[derive(Clone)]
-pub struct StreamOpener {
+/// Why a stream cannot open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The resume token is not one of the caller's event ids (the reason says which way).
+    #[error("resume_token: {0}")]
+    BadResumeToken(&'static str),
+    /// The events after the resume token are no longer kept.
+    #[error(
+        "the events after this resume token are no longer kept: reload and open a stream without a token"
+    )]
+    ResumeTooOld,
+    /// The stream's rows cannot be read.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Opens clients' streams over the service's database and hub, their events read with
+/// `C`.
+pub struct StreamOpener<C> {
     db: Db,
     hub: StreamHub,
     clock: Clock,
     revoked: Option<RevokedSessions>,
-    settings: StreamSettings,
+    heartbeat_interval: Duration,
+    codec: Arc<C>,
 }
 
-impl StreamOpener {
-    /// An opener of streams over `db` in `hub`, ending those whose session is in `revoked`.
+impl<C> Clone for StreamOpener<C> {
+    fn clone(&self) -> Self {
+        Self {
+            db: self.db.clone(),
+            hub: self.hub.clone(),
+            clock: self.clock.clone(),
+            revoked: self.revoked.clone(),
+            heartbeat_interval: self.heartbeat_interval,
+            codec: self.codec.clone(),
+        }
+    }
+}
+
+impl<C: StreamCodec> StreamOpener<C> {
+    /// An opener of streams over `db` in `hub`, reading events with `codec`, ending those
+    /// whose session is in `revoked`, with a heartbeat after `heartbeat_interval` of
+    /// silence.
     pub fn new(
         db: Db,
         hub: StreamHub,
         clock: Clock,
         revoked: Option<RevokedSessions>,
-        settings: StreamSettings,
+        heartbeat_interval: Duration,
+        codec: C,
     ) -> Self {
         Self {
             db,
             hub,
             clock,
             revoked,
-            settings,
+            heartbeat_interval,
+            codec: Arc::new(codec),
         }
     }
 
@@ -75,31 +113,31 @@ impl StreamOpener {
         user_id: UserId,
         session_id: SessionId,
         resume_token: &str,
-    ) -> Result<EventStream, ChatError> {
+    ) -> Result<EventStream<C::Event>, OpenError> {
         // Registered before the position is read: a change committed after the read wakes
         // this stream, and one committed before is at or under the head it reads.
         let registration = self.hub.register(user_id);
-        let head = store::stream::head(self.db.pool(), user_id).await?;
+        let head = store::head(self.db.pool(), user_id).await?;
         let after = if resume_token.trim().is_empty() {
             head
         } else {
             let after = resume_after(user_id, resume_token).map_err(|refusal| match refusal {
                 TokenRefusal::Malformed => {
-                    ChatError::BadResumeToken("is not an event id this server issued")
+                    OpenError::BadResumeToken("is not an event id this server issued")
                 }
                 TokenRefusal::OtherUser => {
-                    ChatError::BadResumeToken("is an event id of another user's stream")
+                    OpenError::BadResumeToken("is an event id of another user's stream")
                 }
             })?;
             if after > head {
-                return Err(ChatError::BadResumeToken(
+                return Err(OpenError::BadResumeToken(
                     "is ahead of your stream: it is not an event id this server issued",
                 ));
             }
             if after < head {
-                let oldest = store::stream::oldest_kept(self.db.pool(), user_id).await?;
+                let oldest = store::oldest_kept(self.db.pool(), user_id).await?;
                 if oldest.is_none_or(|oldest| oldest > after + 1) {
-                    return Err(ChatError::ResumeTooOld);
+                    return Err(OpenError::ResumeTooOld);
                 }
             }
             after
@@ -112,7 +150,8 @@ impl StreamOpener {
             session_id: session_id.to_string(),
             revoked: self.revoked.clone(),
             closing: self.hub.closing(),
-            heartbeat_interval: self.settings.heartbeat_interval,
+            heartbeat_interval: self.heartbeat_interval,
+            codec: self.codec.clone(),
             sender,
             after,
         };
@@ -127,20 +166,21 @@ enum Stop {
     Done,
 }
 
-struct ClientStream {
+struct ClientStream<C: StreamCodec> {
     db: Db,
+    codec: Arc<C>,
     clock: Clock,
     user_id: UserId,
     session_id: String,
     revoked: Option<RevokedSessions>,
     closing: CancellationToken,
     heartbeat_interval: Duration,
-    sender: mpsc::Sender<Result<proto::ChatEvent, Status>>,
+    sender: mpsc::Sender<Result<C::Event, Status>>,
     /// The number of the last event sent (or the position the stream started at).
     after: i64,
 }
 
-impl ClientStream {
+impl<C: StreamCodec> ClientStream<C> {
     async fn run(mut self, mut registration: Registration) {
         let mut revocations = self.revoked.as_ref().map(RevokedSessions::watch);
         if self.session_revoked() {
@@ -193,13 +233,8 @@ impl ClientStream {
     /// Sends every row after the last one sent.
     async fn send_new_rows(&mut self) -> Result<(), Stop> {
         loop {
-            let rows = match store::stream::read_after(
-                self.db.pool(),
-                self.user_id,
-                self.after,
-                READ_BATCH,
-            )
-            .await
+            let rows = match store::read_after(self.db.pool(), self.user_id, self.after, READ_BATCH)
+                .await
             {
                 Ok(rows) => rows,
                 Err(error) => {
@@ -216,7 +251,8 @@ impl ClientStream {
             };
             let full = rows.len() == READ_BATCH as usize;
             for row in rows {
-                let mut event = match proto::ChatEvent::decode(row.event.as_slice()) {
+                let id = event_id(self.user_id, row.seq);
+                let event = match self.codec.decode(&row.event, id) {
                     Ok(event) => event,
                     Err(error) => {
                         tracing::error!(
@@ -229,7 +265,6 @@ impl ClientStream {
                         continue;
                     }
                 };
-                event.event_id = event_id(self.user_id, row.seq);
                 self.send(event).await?;
                 self.after = row.seq;
             }
@@ -241,15 +276,13 @@ impl ClientStream {
 
     /// Sends a heartbeat carrying the stream's position.
     async fn heartbeat(&self) -> Result<(), Stop> {
-        let event = proto::ChatEvent {
-            event_id: event_id(self.user_id, self.after),
-            event_time: Some(timestamp_from_millis(self.clock.now_millis())),
-            kind: Some(Kind::Heartbeat(proto::Heartbeat {})),
-        };
+        let event = self
+            .codec
+            .heartbeat(event_id(self.user_id, self.after), self.clock.now_millis());
         self.send(event).await
     }
 
-    async fn send(&self, event: proto::ChatEvent) -> Result<(), Stop> {
+    async fn send(&self, event: C::Event) -> Result<(), Stop> {
         tokio::select! {
             biased;
             () = self.closing.cancelled() => Err(Stop::Done),
@@ -285,7 +318,7 @@ impl StreamCloser {
 #[async_trait]
 impl BackgroundTask for StreamCloser {
     fn name(&self) -> &str {
-        "chat.stream-closer"
+        "stream-closer"
     }
 
     async fn run(self: Box<Self>, shutdown: CancellationToken) {

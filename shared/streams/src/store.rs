@@ -13,8 +13,6 @@ use sqlx::Row;
 use sqlx::any::AnyExecutor;
 use tracing::instrument;
 
-use super::limit;
-
 /// One stored event of a user's stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamRow {
@@ -80,7 +78,7 @@ pub async fn read_after<'c>(
     )
     .bind(user_id.to_string())
     .bind(after)
-    .bind(limit(batch))
+    .bind(i64::from(batch))
     .fetch_all(executor)
     .await?;
     rows.iter()
