@@ -9,7 +9,7 @@ use tonic::service::Routes;
 
 use crate::api::UserApi;
 use crate::config::Config;
-use crate::events::{AuthEventsHandler, CONSUMER_NAME};
+use crate::events::{AuthEventsHandler, CHAT_CONSUMER_NAME, CONSUMER_NAME, ChatEventsHandler};
 
 /// Migrations of the service's own tables.
 pub static MIGRATIONS: gigmesh_db::Migrations = gigmesh_db::migrations!();
@@ -29,7 +29,7 @@ impl Service for App {
         summary: "Profiles and seller profiles.",
         grpc_services: &[SERVICE_NAME],
         produces: &[gigmesh_proto::users::TOPIC],
-        consumes: &[gigmesh_proto::auth::TOPIC],
+        consumes: &[gigmesh_proto::auth::TOPIC, gigmesh_proto::chat::TOPIC],
         migrations: &[
             &MIGRATIONS,
             &gigmesh_events::EVENTS_MIGRATIONS,
@@ -52,8 +52,11 @@ impl Service for App {
 
     /// The outbox relay, the auth events consumer and the revoked-sessions loops.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        let mut tasks: Vec<Box<dyn BackgroundTask>> =
-            vec![Box::new(self.relay()), Box::new(self.auth_events())];
+        let mut tasks: Vec<Box<dyn BackgroundTask>> = vec![
+            Box::new(self.relay()),
+            Box::new(self.auth_events()),
+            Box::new(self.chat_events()),
+        ];
         tasks.extend(self.deps.revocation_tasks(Self::DESCRIPTION.name));
         tasks
     }
@@ -67,6 +70,21 @@ impl App {
             &[gigmesh_proto::auth::TOPIC],
             Arc::new(AuthEventsHandler),
         )
+    }
+
+    /// The consumer of chat's response times, not yet subscribed.
+    pub fn chat_events(&self) -> ConsumerSpec {
+        self.deps.consumer(
+            CHAT_CONSUMER_NAME,
+            &[gigmesh_proto::chat::TOPIC],
+            Arc::new(ChatEventsHandler),
+        )
+    }
+
+    /// The consumer of chat's response times, subscribed, for the caller to step with
+    /// `poll_once`.
+    pub async fn chat_events_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.chat_events().subscribe().await?)
     }
 
     /// The consumer of auth's events, subscribed, for the caller to step with `poll_once`.

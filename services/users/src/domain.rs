@@ -161,6 +161,7 @@ impl Profile {
         self.seller = Some(SellerProfile {
             details,
             since: now,
+            response_time: None,
         });
         self.updated_at = now;
         Ok(())
@@ -411,6 +412,35 @@ pub struct SellerProfile {
     pub details: SellerDetails,
     /// When the user became a seller (unix millis).
     pub since: i64,
+    /// How fast the seller answers, as chat measured it last; `None` before the first
+    /// measure.
+    pub response_time: Option<ResponseTime>,
+}
+
+/// A seller's response time, measured by chat: the median time from a buyer's first message
+/// of a conversation to the seller's first reply, over the last 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseTime {
+    /// The median, in seconds.
+    pub median_seconds: i64,
+    /// How many conversations it is over (0: no buyer wrote first in the window).
+    pub conversations: i32,
+}
+
+impl ResponseTime {
+    /// The sentence a profile shows, or `None` when no buyer wrote first in the window.
+    pub fn summary(self) -> Option<&'static str> {
+        const HOUR: i64 = 3_600;
+        if self.conversations == 0 {
+            return None;
+        }
+        Some(match self.median_seconds {
+            seconds if seconds <= HOUR => "usually answers within an hour",
+            seconds if seconds <= 3 * HOUR => "usually answers within a few hours",
+            seconds if seconds <= 24 * HOUR => "usually answers within a day",
+            _ => "usually answers in more than a day",
+        })
+    }
 }
 
 /// The part of the seller profile the seller writes.

@@ -1,19 +1,25 @@
-//! Events of the user service: what it emits into its outbox (`gigmesh.users.v1`) and how it
-//! applies auth's events (`gigmesh.auth.v1`) to profiles.
+//! Events of the user service: what it emits into its outbox (`gigmesh.users.v1`), how it
+//! applies auth's events (`gigmesh.auth.v1`) to profiles, and how it keeps each seller's
+//! response time from chat's `SellerResponseTimeChanged` (`gigmesh.chat.v1`).
 
 use async_trait::async_trait;
 use gigmesh_db::{DbError, Tx};
 use gigmesh_events::{Envelope, EventHandler, HandlerError, decode, enqueue};
+use gigmesh_proto::EventMessage as _;
 use gigmesh_proto::auth::{AccountSuspended, AccountUnsuspended, UserRegistered};
+use gigmesh_proto::chat::SellerResponseTimeChanged;
 use gigmesh_proto::users::{ProfileChanged, SellerActivated};
 use gigmesh_types::{UserId, millis_from_timestamp, now_millis};
 
-use crate::domain::{Outcome, Profile};
+use crate::domain::{Outcome, Profile, ResponseTime};
 use crate::output::public_profile_to_proto;
 use crate::store::{self, StoredProfile};
 
 /// Consumer group (and inbox name) of the user service on auth's topic.
 pub const CONSUMER_NAME: &str = "users.auth-events";
+
+/// Consumer group (and inbox name) of the user service on chat's topic.
+pub const CHAT_CONSUMER_NAME: &str = "users.chat-events";
 
 /// Emits `ProfileChanged` with the profile as the public sees it now.
 pub async fn record_profile_changed(tx: &mut Tx, profile: &Profile) -> Result<(), DbError> {
@@ -33,6 +39,39 @@ pub async fn record_seller_activated(tx: &mut Tx, profile: &Profile) -> Result<(
     };
     enqueue(tx, &user_id, &event).await?;
     Ok(())
+}
+
+/// Keeps each seller's response time from chat's `SellerResponseTimeChanged` (a later
+/// measure replaces an earlier one, never the other way round).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChatEventsHandler;
+
+#[async_trait]
+impl EventHandler for ChatEventsHandler {
+    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError> {
+        let Some(event) = decode::<SellerResponseTimeChanged>(envelope) else {
+            return Ok(());
+        };
+        let event = event?;
+        let seller_id = parse_user_id(&event.seller_id)?;
+        let measure_time = event
+            .measure_time
+            .as_ref()
+            .map_or_else(now_millis, millis_from_timestamp);
+        let time = ResponseTime {
+            median_seconds: event.median_response_seconds.max(0),
+            conversations: event.conversations.max(0),
+        };
+        if !store::set_response_time(tx, seller_id, time, measure_time).await? {
+            tracing::debug!(seller_id = %seller_id, "response time not kept: older, or no profile");
+        }
+        Ok(())
+    }
+
+    /// Of chat's busy topic, only the response times.
+    fn takes(&self, event_type: &str) -> bool {
+        event_type == SellerResponseTimeChanged::EVENT_TYPE
+    }
 }
 
 /// Applies auth's events: a registration creates the profile, a suspension hides it.

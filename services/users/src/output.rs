@@ -106,5 +106,12 @@ fn seller_to_proto(seller: &SellerProfile) -> proto::SellerProfile {
             })
             .collect(),
         seller_since_time: Some(timestamp_from_millis(seller.since)),
+        response_time: seller.response_time.and_then(|time| {
+            time.summary().map(|summary| proto::ResponseTime {
+                median_seconds: time.median_seconds,
+                conversations: time.conversations,
+                summary: summary.to_owned(),
+            })
+        }),
     }
 }

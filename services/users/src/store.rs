@@ -11,7 +11,7 @@ use sqlx::{Any, Error as SqlxError, Row};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{CountryCode, Language, Profile, SellerDetails, SellerProfile};
+use crate::domain::{CountryCode, Language, Profile, ResponseTime, SellerDetails, SellerProfile};
 
 /// A profile together with the version it was read at.
 #[derive(Debug, Clone)]
@@ -23,7 +23,8 @@ pub struct StoredProfile {
 }
 
 const PROFILE_COLUMNS: &str = "user_id, username, display_name, bio, country, languages, \
-     avatar_url, seller_details, seller_since, suspended, version, created_at, updated_at";
+     avatar_url, seller_details, seller_since, suspended, version, created_at, updated_at, \
+     response_median_seconds, response_conversations";
 
 /// Inserts a new profile unless one exists for the user already; returns whether it inserted.
 #[instrument(skip_all, fields(user_id = %profile.user_id))]
@@ -102,6 +103,29 @@ pub async fn find_by_username<'c>(
     row.as_ref().map(stored_profile_from_row).transpose()
 }
 
+/// Keeps `time`, measured at `measure_time`, as `user_id`'s response time, unless a later
+/// measure is kept already; returns whether it was written (a user without a profile: no).
+#[instrument(skip_all, fields(user_id = %user_id))]
+pub async fn set_response_time(
+    tx: &mut Tx,
+    user_id: UserId,
+    time: ResponseTime,
+    measure_time: i64,
+) -> Result<bool, DbError> {
+    let result = sqlx::query(
+        "UPDATE profiles SET response_median_seconds = $1, response_conversations = $2, \
+         response_measure_time = $3 WHERE user_id = $4 \
+         AND (response_measure_time IS NULL OR response_measure_time < $3)",
+    )
+    .bind(time.median_seconds)
+    .bind(i64::from(time.conversations))
+    .bind(measure_time)
+    .bind(user_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// The case-insensitive form of a username that uniqueness and lookups use.
 fn username_key(username: &str) -> String {
     username.to_lowercase()
@@ -167,10 +191,20 @@ fn stored_profile_from_row(row: &AnyRow) -> Result<StoredProfile, DbError> {
     let languages: Vec<Language> = serde_json::from_str(&languages).map_err(decode_error)?;
     let seller_details: Option<String> = row.try_get("seller_details")?;
     let seller_since: Option<i64> = row.try_get("seller_since")?;
+    let median_seconds: Option<i64> = row.try_get("response_median_seconds")?;
+    let conversations: Option<i64> = row.try_get("response_conversations")?;
+    let response_time = match (median_seconds, conversations) {
+        (Some(median_seconds), Some(conversations)) => Some(ResponseTime {
+            median_seconds,
+            conversations: i32::try_from(conversations).map_err(decode_error)?,
+        }),
+        _ => None,
+    };
     let seller = match (seller_details, seller_since) {
         (Some(details), Some(since)) => Some(SellerProfile {
             details: serde_json::from_str::<SellerDetails>(&details).map_err(decode_error)?,
             since,
+            response_time,
         }),
         _ => None,
     };

@@ -2,11 +2,14 @@
 //! bad field named at once.
 
 use gigmesh_auth::Role;
+use gigmesh_events::PollOutcome;
+use gigmesh_proto::chat::{MessageSent, SellerResponseTimeChanged};
 use gigmesh_proto::users::get_public_profile_request::User as PublicProfileKey;
 use gigmesh_proto::users::{
     BecomeSellerRequest, ProfileChanged, SellerActivated, UpdateMySellerProfileRequest,
 };
 use gigmesh_testing::{Backend, signed_in, violated_fields};
+use gigmesh_types::timestamp_from_millis;
 use tonic::Code;
 
 use crate::support::{TestUsers, decoded, event_types, valid_seller};
@@ -15,6 +18,7 @@ gigmesh_testing::on_sqlite_and_postgres!(
     becoming_a_seller_emits_seller_activated_once,
     invalid_seller_profiles_name_every_bad_field,
     only_sellers_update_the_seller_profile,
+    the_measured_response_time_shows_on_the_public_profile,
 );
 
 async fn becoming_a_seller_emits_seller_activated_once(backend: Backend) {
@@ -196,4 +200,80 @@ async fn only_sellers_update_the_seller_profile(backend: Backend) {
         .await
         .expect_err("missing seller");
     assert_eq!(violated_fields(&status), ["seller"]);
+}
+
+async fn the_measured_response_time_shows_on_the_public_profile(backend: Backend) {
+    let mut users = TestUsers::start(backend).await;
+    let ada = users.register("ada").await;
+    users
+        .become_seller(&ada, valid_seller())
+        .await
+        .expect("become seller");
+    let seller = public_seller(&mut users, &ada.user_id).await;
+    assert_eq!(seller.response_time, None, "not measured yet");
+
+    let measured = |median: i64, conversations: i32, at_millis: i64| SellerResponseTimeChanged {
+        seller_id: ada.user_id.clone(),
+        median_response_seconds: median,
+        conversations,
+        measure_time: Some(timestamp_from_millis(at_millis)),
+    };
+    let outcomes = users
+        .publish_chat_event(&ada.user_id, &measured(1_800, 3, 2_000))
+        .await;
+    assert!(
+        matches!(outcomes[..], [PollOutcome::Handled { .. }]),
+        "{outcomes:?}"
+    );
+    let time = public_seller(&mut users, &ada.user_id).await.response_time;
+    let time = time.expect("measured");
+    assert_eq!(
+        (
+            time.median_seconds,
+            time.conversations,
+            time.summary.as_str()
+        ),
+        (1_800, 3, "usually answers within an hour")
+    );
+
+    // An older measure arriving late changes nothing; the rest of chat's topic is skipped.
+    users
+        .publish_chat_event(&ada.user_id, &measured(90_000, 5, 1_000))
+        .await;
+    let outcomes = users
+        .publish_chat_event(&ada.user_id, &MessageSent::default())
+        .await;
+    assert!(
+        matches!(outcomes[..], [PollOutcome::Ignored { .. }]),
+        "{outcomes:?}"
+    );
+    let time = public_seller(&mut users, &ada.user_id).await.response_time;
+    assert_eq!(time.expect("measured").median_seconds, 1_800);
+
+    users
+        .publish_chat_event(&ada.user_id, &measured(7_200, 2, 3_000))
+        .await;
+    let time = public_seller(&mut users, &ada.user_id).await.response_time;
+    assert_eq!(
+        time.expect("measured").summary,
+        "usually answers within a few hours"
+    );
+    // No buyer wrote first in the window: nothing to show.
+    users
+        .publish_chat_event(&ada.user_id, &measured(0, 0, 4_000))
+        .await;
+    let seller = public_seller(&mut users, &ada.user_id).await;
+    assert_eq!(seller.response_time, None);
+}
+
+async fn public_seller(
+    users: &mut TestUsers,
+    user_id: &str,
+) -> gigmesh_proto::users::SellerProfile {
+    users
+        .public_profile(PublicProfileKey::UserId(user_id.to_owned()))
+        .await
+        .expect("public profile")
+        .seller
+        .expect("seller")
 }

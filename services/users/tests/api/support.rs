@@ -35,6 +35,7 @@ pub struct TestUsers {
     pub client: UserServiceClient<Channel>,
     pub deps: TestDeps,
     consumer: Consumer,
+    chat_consumer: Consumer,
     relay: Relay,
     emitted: EmittedEvents,
     _server: TestServer,
@@ -55,12 +56,14 @@ impl TestUsers {
             .await
             .expect("build the user service");
         let consumer = app.auth_events_consumer().await.expect("consumer");
+        let chat_consumer = app.chat_events_consumer().await.expect("consumer");
         let emitted = EmittedEvents::observe(&deps.bus(), USERS_TOPIC).await;
         let server = TestServer::start(app.routes(), app.service_names()).await;
         let client = UserServiceClient::new(server.channel().await);
         TestUsers {
             client,
             consumer,
+            chat_consumer,
             relay: app.relay(),
             emitted,
             deps,
@@ -77,6 +80,17 @@ impl TestUsers {
     /// Publishes an envelope on `gigmesh.auth.v1` again, as a redelivery.
     pub async fn publish_envelope(&self, envelope: &Envelope) {
         publish_envelope(&self.deps.bus(), AUTH_TOPIC, envelope).await;
+    }
+
+    /// Publishes a chat event as chat's relay would, keyed by `key`, and steps the consumer
+    /// of chat's topic until no record is left.
+    pub async fn publish_chat_event<E: EventMessage>(
+        &mut self,
+        key: &str,
+        event: &E,
+    ) -> Vec<PollOutcome> {
+        publish_event(&self.deps.bus(), key, event).await;
+        self.chat_consumer.drain(STEP_WAIT).await.expect("poll")
     }
 
     /// Steps the consumer until no record is left; returns what each step did.
@@ -204,5 +218,6 @@ pub fn valid_seller() -> SellerProfile {
             year: 2021,
         }],
         seller_since_time: None,
+        response_time: None,
     }
 }
