@@ -227,10 +227,25 @@ async fn a_buyer_orders_and_pays_and_the_seller_is_paid() {
 /// Conversations end to end in dev mode, over native gRPC and over grpc-web: a buyer asks
 /// about a gig while both hold streams, the seller answers with a custom offer, the buyer
 /// accepts and the order awaits payment at the offer's price; read receipts arrive; a
-/// dropped stream resumes from its last event id without gaps or repeats.
+/// dropped stream resumes from its last event id without gaps or repeats; messages left
+/// unread are mailed once.
 #[tokio::test]
 async fn buyers_and_sellers_talk_and_agree_on_a_custom_offer() {
-    let mesh = DevMesh::start().await;
+    // Unread messages are mailed after a second instead of ten minutes.
+    let mesh = DevMesh::start_with(
+        tempfile::tempdir().expect("temp dir"),
+        &[
+            (
+                "GIGMESH__NOTIFICATIONS__SETTINGS__MESSAGE_DIGEST_DELAY_SECONDS",
+                "1",
+            ),
+            (
+                "GIGMESH__NOTIFICATIONS__SETTINGS__DIGEST_INTERVAL_SECONDS",
+                "1",
+            ),
+        ],
+    )
+    .await;
     for protocol in [Protocol::Grpc, Protocol::GrpcWeb] {
         let rpc = Rpc::connect(mesh.address, protocol).await;
         let streams = flows::StreamChannels {

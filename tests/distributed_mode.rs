@@ -32,7 +32,20 @@ use tonic::Code;
 /// every process, each of which must exit successfully.
 #[tokio::test]
 async fn the_mesh_of_processes_serves_the_identity_flow_and_stops_gracefully() {
-    let mut mesh = DistributedMesh::start().await;
+    // Unread messages are mailed after a second instead of ten minutes.
+    let mut mesh = DistributedMesh::start_with(&[
+        (
+            "notifications",
+            "GIGMESH__NOTIFICATIONS__SETTINGS__MESSAGE_DIGEST_DELAY_SECONDS",
+            "1".to_owned(),
+        ),
+        (
+            "notifications",
+            "GIGMESH__NOTIFICATIONS__SETTINGS__DIGEST_INTERVAL_SECONDS",
+            "1".to_owned(),
+        ),
+    ])
+    .await;
     let mail = mesh.mail_directory();
     for protocol in [Protocol::Grpc, Protocol::GrpcWeb] {
         let rpc = Rpc::connect_tls(mesh.edge(), protocol, mesh.tls(), None).await;

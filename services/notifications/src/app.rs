@@ -1,17 +1,21 @@
 //! Assembly of the notification service: the configured mailer, the sender address, the
-//! consumer of auth's events and the consumer of orders', payments' and users' events, built
+//! consumer of auth's events, the consumer of orders', payments' and users' events, the
+//! consumer of chat's messages and reads with the loop that mails unread messages, built
 //! from the service's ports.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use gigmesh_events::{BackgroundTask, Consumer, ConsumerSpec};
 use gigmesh_runtime::{Description, Service, ServiceDeps};
+use gigmesh_types::Clock;
 use lettre::message::Mailbox;
 use tonic::service::Routes;
 
 use crate::config::Config;
+use crate::digests::{CHAT_EVENTS_CONSUMER_NAME, ChatEventsHandler, DigestLoop};
 use crate::domain::WebApp;
 use crate::events::{AuthEventsHandler, CONSUMER_NAME};
 use crate::mail_token::MailTokenKeys;
@@ -32,6 +36,10 @@ pub struct App {
     web_app: WebApp,
     mail_token_keys: MailTokenKeys,
     order_events_max_attempts: u32,
+    clock: Clock,
+    message_digest_delay: Duration,
+    digest_interval: Duration,
+    digest_batch_size: u32,
 }
 
 #[async_trait::async_trait]
@@ -48,6 +56,7 @@ impl Service for App {
             gigmesh_proto::orders::TOPIC,
             gigmesh_proto::payments::TOPIC,
             gigmesh_proto::users::TOPIC,
+            gigmesh_proto::chat::TOPIC,
         ],
         migrations: &[&MIGRATIONS, &gigmesh_events::EVENTS_MIGRATIONS],
         default_port: 50053,
@@ -66,9 +75,15 @@ impl Service for App {
         gigmesh_grpc::with_caller(crate::api::routes(), self.deps.verifier.clone())
     }
 
-    /// The consumers of auth's events and of orders', payments' and users' events.
+    /// The consumers of auth's events, of orders', payments' and users' events, and of
+    /// chat's, and the loop that mails unread messages.
     fn background(&self) -> Vec<Box<dyn BackgroundTask>> {
-        vec![Box::new(self.auth_events()), Box::new(self.order_events())]
+        vec![
+            Box::new(self.auth_events()),
+            Box::new(self.order_events()),
+            Box::new(self.chat_events()),
+            Box::new(self.digests()),
+        ]
     }
 
     /// Dev mode writes the `.eml` files under the data directory and keeps the mail-token
@@ -108,7 +123,47 @@ impl App {
             web_app: WebApp::new(&config.web_app_url),
             mail_token_keys,
             order_events_max_attempts: config.order_events_max_attempts,
+            clock: Clock::system(),
+            message_digest_delay: Duration::from_secs(config.message_digest_delay_seconds),
+            digest_interval: Duration::from_secs(config.digest_interval_seconds),
+            digest_batch_size: config.digest_batch_size,
         })
+    }
+
+    /// The same service reading the time from `clock` (the unread messages' delay): tests
+    /// pass a `ManualClock`'s clock to move time instead of waiting for it.
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
+    }
+
+    /// The consumer of chat's messages and reads, not yet subscribed.
+    pub fn chat_events(&self) -> ConsumerSpec {
+        self.deps.consumer(
+            CHAT_EVENTS_CONSUMER_NAME,
+            &[gigmesh_proto::chat::TOPIC],
+            Arc::new(ChatEventsHandler::new(self.message_digest_delay)),
+        )
+    }
+
+    /// The consumer of chat's messages and reads, subscribed, for the caller to step with
+    /// `poll_once`.
+    pub async fn chat_events_consumer(&self) -> anyhow::Result<Consumer> {
+        Ok(self.chat_events().subscribe().await?)
+    }
+
+    /// The loop that mails unread messages, for the caller to run or to step with
+    /// `run_once`.
+    pub fn digests(&self) -> DigestLoop {
+        DigestLoop::new(
+            self.deps.db.clone(),
+            self.mailer.clone(),
+            self.sender.clone(),
+            self.web_app.clone(),
+            self.clock.clone(),
+            self.digest_batch_size,
+            self.digest_interval,
+        )
     }
 
     /// The consumer of auth's events, not yet subscribed.

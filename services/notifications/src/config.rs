@@ -114,6 +114,13 @@ pub struct Config {
     /// recipient's address has not arrived from auth yet is retried this often, with pauses
     /// doubling from 100 ms up to 10 s: 30 attempts wait about four minutes.
     pub order_events_max_attempts: u32,
+    /// How long a message may wait unread before its recipient gets one mail for the
+    /// conversation's unread messages, in seconds (default 600: ten minutes).
+    pub message_digest_delay_seconds: u64,
+    /// Pause between two runs of the loop that sends those mails, in seconds (default 5).
+    pub digest_interval_seconds: u64,
+    /// Mails of unread messages sent per run of the loop (default 100).
+    pub digest_batch_size: u32,
 }
 
 /// Default of [`Config::order_events_max_attempts`].
@@ -132,12 +139,27 @@ impl Default for Config {
             mail_token_keys: BTreeMap::new(),
             mail_token_key_file: PathBuf::new(),
             order_events_max_attempts: DEFAULT_ORDER_EVENTS_MAX_ATTEMPTS,
+            message_digest_delay_seconds: 600,
+            digest_interval_seconds: 5,
+            digest_batch_size: 100,
         }
     }
 }
 
 impl Validate for Config {
     fn validate(&self, path: &str, problems: &mut Problems) {
+        for (key, value) in [
+            (
+                "message_digest_delay_seconds",
+                self.message_digest_delay_seconds,
+            ),
+            ("digest_interval_seconds", self.digest_interval_seconds),
+            ("digest_batch_size", u64::from(self.digest_batch_size)),
+        ] {
+            if value < 1 {
+                problems.add(path, key, "must be at least 1");
+            }
+        }
         match self.mailer {
             MailerKind::File if self.file_dir.as_os_str().is_empty() => {
                 problems.add(path, "file_dir", "must name a directory for the .eml files");

@@ -63,6 +63,8 @@ pub enum MailKind {
     WithdrawalSent,
     /// Tells the seller that a withdrawal failed.
     WithdrawalFailed,
+    /// Tells a participant that messages of a conversation have waited unread.
+    UnreadMessages,
 }
 
 impl MailKind {
@@ -94,6 +96,7 @@ impl MailKind {
             MailKind::FundsCleared => "funds_cleared",
             MailKind::WithdrawalSent => "withdrawal_sent",
             MailKind::WithdrawalFailed => "withdrawal_failed",
+            MailKind::UnreadMessages => "unread_messages",
         }
     }
 }

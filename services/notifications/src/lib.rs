@@ -10,12 +10,15 @@
 //! [`Mailer`] port). Each sent mail is recorded in the service's `sent_mail` table in
 //! the transaction that marks the event as handled. The tokens in those events arrive sealed
 //! to a key only this service holds (`mail_token.rs`); one that does not open sends no mail
-//! and is dead-lettered.
+//! and is dead-lettered. From chat's messages and reads (`gigmesh.chat.v1`) it mails a
+//! participant once about a conversation's messages left unread for ten minutes
+//! (`digests.rs`), not once per message.
 
 mod amount;
 mod api;
 mod app;
 mod config;
+mod digests;
 mod domain;
 mod error;
 mod events;
@@ -29,6 +32,7 @@ mod store;
 
 pub use app::{App, MIGRATIONS};
 pub use config::{Config, MailerKind, SmtpConfig, SmtpTls};
+pub use digests::{CHAT_EVENTS_CONSUMER_NAME, DigestLoop};
 pub use events::CONSUMER_NAME;
 pub use mail_token::{MailTokenKeys, OpenError, create_dev_key_pair, public_key_file};
 pub use mailer::{FileMailer, Mailer, MailerError, SmtpMailer};

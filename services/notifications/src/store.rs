@@ -170,3 +170,134 @@ pub async fn recipient(tx: &mut Tx, user_id: &str) -> Result<Option<Recipient>, 
         .find(|name| !name.trim().is_empty());
     Ok(Some(Recipient { email, name }))
 }
+
+/// A conversation's unread messages of one recipient whose mail is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDigest {
+    /// The conversation.
+    pub conversation_id: String,
+    /// Who has not read them.
+    pub recipient_id: String,
+    /// Who wrote the latest of them.
+    pub sender_id: String,
+    /// The oldest unread message's time; with the two ids, names this unread streak.
+    pub first_unread_time: i64,
+    /// The latest message's text.
+    pub last_text: String,
+}
+
+/// Records a message to `recipient_id`: the start of an unread streak (its mail due at
+/// `due_time`), or one more message of the streak that is running.
+#[instrument(skip_all, fields(conversation_id = %conversation_id))]
+pub async fn record_unread_message(
+    tx: &mut Tx,
+    conversation_id: &str,
+    recipient_id: &str,
+    sender_id: &str,
+    message_time: i64,
+    text: &str,
+    due_time: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO message_digests (conversation_id, recipient_id, sender_id, \
+             first_unread_time, last_message_time, last_text, due_time, mailed_time) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, NULL) \
+         ON CONFLICT (conversation_id, recipient_id) DO UPDATE SET \
+             sender_id = excluded.sender_id, \
+             last_message_time = excluded.last_message_time, \
+             last_text = excluded.last_text \
+         WHERE message_digests.last_message_time <= excluded.last_message_time",
+    )
+    .bind(conversation_id.to_owned())
+    .bind(recipient_id.to_owned())
+    .bind(sender_id.to_owned())
+    .bind(message_time)
+    .bind(text.to_owned())
+    .bind(due_time)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// `reader_id` read the conversation up to a message of `read_time`: a streak read to its
+/// end is over; one read in part now starts at its latest message (the oldest still unread
+/// is no older), its mail due `delay_millis` after it unless it went out already.
+#[instrument(skip_all, fields(conversation_id = %conversation_id))]
+pub async fn record_read(
+    tx: &mut Tx,
+    conversation_id: &str,
+    reader_id: &str,
+    read_time: i64,
+    delay_millis: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "DELETE FROM message_digests WHERE conversation_id = $1 AND recipient_id = $2 \
+         AND last_message_time <= $3",
+    )
+    .bind(conversation_id.to_owned())
+    .bind(reader_id.to_owned())
+    .bind(read_time)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE message_digests SET first_unread_time = last_message_time, \
+             due_time = last_message_time + $4 \
+         WHERE conversation_id = $1 AND recipient_id = $2 AND first_unread_time <= $3 \
+         AND mailed_time IS NULL",
+    )
+    .bind(conversation_id.to_owned())
+    .bind(reader_id.to_owned())
+    .bind(read_time)
+    .bind(delay_millis)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Up to `batch` streaks whose mail is due at `now` and has not gone out, the earliest
+/// first.
+#[instrument(skip_all)]
+pub async fn due_digests<'c>(
+    executor: impl AnyExecutor<'c>,
+    now: i64,
+    batch: u32,
+) -> Result<Vec<DueDigest>, DbError> {
+    let rows = sqlx::query(
+        "SELECT conversation_id, recipient_id, sender_id, first_unread_time, last_text \
+         FROM message_digests WHERE mailed_time IS NULL AND due_time <= $1 \
+         ORDER BY due_time LIMIT $2",
+    )
+    .bind(now)
+    .bind(i64::from(batch))
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DueDigest {
+                conversation_id: row.try_get("conversation_id")?,
+                recipient_id: row.try_get("recipient_id")?,
+                sender_id: row.try_get("sender_id")?,
+                first_unread_time: row.try_get("first_unread_time")?,
+                last_text: row.try_get("last_text")?,
+            })
+        })
+        .collect()
+}
+
+/// Claims `digest`'s mail at `now` if it is still due and unsent (a read, or another
+/// replica, may have come first); returns whether this caller sends it.
+#[instrument(skip_all, fields(conversation_id = %digest.conversation_id))]
+pub async fn claim_digest(tx: &mut Tx, digest: &DueDigest, now: i64) -> Result<bool, DbError> {
+    let result = sqlx::query(
+        "UPDATE message_digests SET mailed_time = $1 WHERE conversation_id = $2 \
+         AND recipient_id = $3 AND first_unread_time = $4 AND mailed_time IS NULL \
+         AND due_time <= $1",
+    )
+    .bind(now)
+    .bind(digest.conversation_id.clone())
+    .bind(digest.recipient_id.clone())
+    .bind(digest.first_unread_time)
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -2,8 +2,9 @@
 //! streams; the seller's stream gets the question, the seller answers with a custom offer,
 //! the buyer accepts and an order awaiting payment exists at the offer's price; read
 //! receipts reach the buyer; a stream dropped midway and resumed from its last event id
-//! gets what it missed, each event once. Each stream may be held by a different chat
-//! replica than the one a message is sent through.
+//! gets what it missed, each event once; messages the buyer leaves unread are mailed to them
+//! once. Each stream may be held by a different chat replica than the one a message is sent
+//! through.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use super::methods::{
     SEND_MESSAGE, START_CONVERSATION,
 };
 use super::{NewAccount, sign_up_and_verify, wait_for_profile};
+use crate::support::mail::wait_for_mail;
 use crate::support::rpc::Rpc;
 
 /// The offer's price, in cents.
@@ -45,7 +47,8 @@ pub async fn chat_flow(
     within: Duration,
 ) {
     let seller = signed_up_seller(rpc, mail_directory, &NewAccount::unique("seller")).await;
-    let buyer = sign_up_and_verify(rpc, mail_directory, &NewAccount::unique("buyer"))
+    let buyer_account = NewAccount::unique("buyer");
+    let buyer = sign_up_and_verify(rpc, mail_directory, &buyer_account)
         .await
         .tokens
         .expect("tokens");
