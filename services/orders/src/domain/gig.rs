@@ -146,7 +146,9 @@ impl GigSnapshot {
             )))
         };
         match self.state {
-            GigState::Draft => return unavailable("it is not published"),
+            // A draft was never public: for buyers it does not exist, as the gig service
+            // answers too.
+            GigState::Draft => return Err(OrdersError::GigNotFound(self.id.to_string())),
             GigState::Paused => return unavailable("its seller paused it"),
             GigState::Deleted => return unavailable("its seller deleted it"),
             GigState::Active => {}

@@ -160,6 +160,17 @@ async fn gigs_that_cannot_be_ordered_are_refused(backend: Backend) {
         .expect_err("unknown gig");
     assert_eq!(status.code(), Code::NotFound);
 
+    // A draft was never public: it does not exist for buyers.
+    let mut draft = gig(&seller.user_id, Vec::new());
+    draft.state = GigState::Draft as i32;
+    orders.publish_gig(&draft, 1).await;
+    let status = orders
+        .place(&buyer, &draft.id, PackageTier::Basic, &[], "r")
+        .await
+        .expect_err("draft");
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.message(), format!("gig {} not found", draft.id));
+
     let mut paused = orders.gig_of(&seller, Vec::new()).await;
     paused.state = GigState::Paused as i32;
     orders.publish_gig(&paused, 3).await;
