@@ -348,10 +348,9 @@ async fn wait_for_orderable(
         if refused.code() == Code::FailedPrecondition && refused.message().contains("own gig") {
             return extra_id;
         }
-        // Not known yet, or known only as the draft it was before it was published.
-        let not_yet = refused.code() == Code::NotFound
-            || (refused.code() == Code::FailedPrecondition
-                && refused.message().contains("not published"));
+        // Not known yet, or known only as the draft it was before it was published: a
+        // draft does not exist for buyers.
+        let not_yet = refused.code() == Code::NotFound;
         assert!(not_yet, "{refused:?}");
         assert!(Instant::now() < deadline, "orders never learnt the gig");
         tokio::time::sleep(Duration::from_millis(20)).await;
