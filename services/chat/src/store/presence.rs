@@ -8,8 +8,12 @@ use tracing::instrument;
 
 use super::id_column;
 
+/// Users written per statement of a refresh: one parameter each, plus the three the rows
+/// share, well inside SQLite's and PostgreSQL's limits.
+const USERS_PER_STATEMENT: usize = 500;
+
 /// Marks `user_ids` online on `replica_id` until `expire_time`, by the refresh
-/// `refresh_id`.
+/// `refresh_id`, a few hundred users per statement.
 #[instrument(skip_all, fields(replica_id, users = user_ids.len()))]
 pub async fn refresh(
     tx: &mut gigmesh_db::Tx,
@@ -18,18 +22,25 @@ pub async fn refresh(
     user_ids: &[UserId],
     expire_time: i64,
 ) -> Result<(), DbError> {
-    for user_id in user_ids {
-        sqlx::query(
-            "INSERT INTO presence (user_id, replica_id, refresh_id, expire_time) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, replica_id) DO UPDATE SET \
+    for chunk in user_ids.chunks(USERS_PER_STATEMENT) {
+        // $1 to $3 are the replica, the refresh and the expiry; each row adds its user.
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|index| format!("(${}, $1, $2, $3)", index + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO presence (user_id, replica_id, refresh_id, expire_time) VALUES {} \
+             ON CONFLICT (user_id, replica_id) DO UPDATE SET \
              refresh_id = excluded.refresh_id, expire_time = excluded.expire_time",
-        )
-        .bind(user_id.to_string())
-        .bind(replica_id.to_owned())
-        .bind(refresh_id.to_owned())
-        .bind(expire_time)
-        .execute(&mut **tx)
-        .await?;
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(replica_id.to_owned())
+            .bind(refresh_id.to_owned())
+            .bind(expire_time);
+        for user_id in chunk {
+            query = query.bind(user_id.to_string());
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ gigmesh_testing::on_sqlite_and_postgres!(
     a_revoked_session_ends_its_stream_at_once,
     shutdown_ends_streams_cleanly,
     open_streams_make_their_users_online,
+    presence_holds_many_users_at_once,
 );
 
 async fn both_streams_get_messages_receipts_and_offers(backend: Backend) {
@@ -294,4 +295,48 @@ async fn open_streams_make_their_users_online(backend: Backend) {
         .await
         .expect_err("too many");
     assert_eq!(violated_fields(&status), ["user_ids"]);
+}
+
+async fn presence_holds_many_users_at_once(backend: Backend) {
+    let mut chat = TestChat::start(backend).await;
+    let asker = chat.buyer();
+    let hub = chat.app().hub();
+    let presence = chat.app().presence();
+    // More users than one statement of a refresh writes.
+    let users: Vec<gigmesh_types::UserId> =
+        (0..1_234).map(|_| gigmesh_types::UserId::new()).collect();
+    let registrations: Vec<_> = users.iter().map(|user| hub.register(*user)).collect();
+    assert_eq!(presence.run_once().await.expect("presence"), users.len());
+    let asked: Vec<String> = users
+        .iter()
+        .rev()
+        .take(100)
+        .map(ToString::to_string)
+        .collect();
+    let online = chat
+        .client
+        .get_presence(signed_in(
+            &asker.token,
+            GetPresenceRequest {
+                user_ids: asked.clone(),
+            },
+        ))
+        .await
+        .expect("presence")
+        .into_inner()
+        .online_user_ids;
+    assert_eq!(online.len(), 100);
+    drop(registrations);
+    assert_eq!(presence.run_once().await.expect("presence"), 0);
+    let online = chat
+        .client
+        .get_presence(signed_in(
+            &asker.token,
+            GetPresenceRequest { user_ids: asked },
+        ))
+        .await
+        .expect("presence")
+        .into_inner()
+        .online_user_ids;
+    assert!(online.is_empty(), "{online:?}");
 }
