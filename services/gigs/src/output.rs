@@ -2,7 +2,7 @@
 
 use gigmesh_proto::gigs as proto;
 use gigmesh_proto::types::Money as ProtoMoney;
-use gigmesh_types::{Money, timestamp_from_millis};
+use gigmesh_types::timestamp_from_millis;
 
 use crate::domain::{GigState, GigView, MediaKind, Moderation, RequirementKind, Tier};
 use crate::taxonomy::CATEGORIES;
@@ -29,7 +29,7 @@ pub fn gig_to_proto(view: &GigView) -> proto::Gig {
                 tier: tier_to_proto(package.tier) as i32,
                 name: package.name.clone(),
                 description: package.description.clone(),
-                price: Some(money_to_proto(package.price)),
+                price: Some(ProtoMoney::from(package.price)),
                 delivery_days: package.delivery_days,
                 revisions: package.revisions,
                 features: package.features.clone(),
@@ -41,7 +41,7 @@ pub fn gig_to_proto(view: &GigView) -> proto::Gig {
             .map(|extra| proto::Extra {
                 id: extra.id.clone(),
                 title: extra.title.clone(),
-                price: Some(money_to_proto(extra.price)),
+                price: Some(ProtoMoney::from(extra.price)),
                 extra_days: extra.extra_days,
             })
             .collect(),
@@ -119,13 +119,6 @@ pub fn categories_to_proto() -> Vec<proto::Category> {
                 .collect(),
         })
         .collect()
-}
-
-fn money_to_proto(money: Money) -> ProtoMoney {
-    ProtoMoney {
-        amount_minor: money.amount_minor,
-        currency: money.currency.code().to_owned(),
-    }
 }
 
 fn tier_to_proto(tier: Tier) -> proto::PackageTier {

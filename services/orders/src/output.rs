@@ -3,7 +3,7 @@
 use gigmesh_proto::gigs as gigs_proto;
 use gigmesh_proto::orders as proto;
 use gigmesh_proto::types::Money as ProtoMoney;
-use gigmesh_types::{Money, timestamp_from_millis};
+use gigmesh_types::timestamp_from_millis;
 
 use crate::domain::{
     Actor, AnswerValue, Change, LineItem, Order, OrderState, PendingRequest, Price, QuestionKind,
@@ -79,8 +79,8 @@ pub fn order_to_proto(
         close_time: progress.close_time.map(timestamp_from_millis),
         pending_extension: progress.pending_extension.as_ref().map(pending_to_proto),
         pending_cancellation: progress.pending_cancellation.as_ref().map(pending_to_proto),
-        refunded: progress.refunded.map(money_to_proto),
-        seller_paid: progress.seller_paid.map(money_to_proto),
+        refunded: progress.refunded.map(ProtoMoney::from),
+        seller_paid: progress.seller_paid.map(ProtoMoney::from),
         timeline: timeline
             .map(|entries| entries.iter().map(entry_to_proto).collect())
             .unwrap_or_default(),
@@ -128,7 +128,7 @@ pub fn entry_to_proto(entry: &TimelineEntry) -> proto::TimelineEntry {
                 Resolution::Split => proto::DisputeResolution::Split,
             } as i32)
             .unwrap_or_default(),
-        refund: entry.refund.map(money_to_proto),
+        refund: entry.refund.map(ProtoMoney::from),
     }
 }
 
@@ -137,27 +137,27 @@ fn line_item_to_proto(item: &LineItem) -> proto::LineItem {
         description: item.description.clone(),
         extra_id: item.extra_id.clone().unwrap_or_default(),
         quantity: item.quantity,
-        unit_price: Some(money_to_proto(item.unit_price)),
-        amount: Some(money_to_proto(item.amount)),
+        unit_price: Some(ProtoMoney::from(item.unit_price)),
+        amount: Some(ProtoMoney::from(item.amount)),
         extra_days: item.extra_days,
     }
 }
 
 fn price_to_proto(price: &Price) -> proto::Price {
     proto::Price {
-        subtotal: Some(money_to_proto(price.subtotal)),
-        service_fee: Some(money_to_proto(price.service_fee)),
-        total: Some(money_to_proto(price.total)),
-        seller_commission: Some(money_to_proto(price.seller_commission)),
-        seller_earnings: Some(money_to_proto(price.seller_earnings)),
+        subtotal: Some(ProtoMoney::from(price.subtotal)),
+        service_fee: Some(ProtoMoney::from(price.service_fee)),
+        total: Some(ProtoMoney::from(price.total)),
+        seller_commission: Some(ProtoMoney::from(price.seller_commission)),
+        seller_earnings: Some(ProtoMoney::from(price.seller_earnings)),
     }
 }
 
 fn settlement_to_proto(settlement: &Settlement) -> proto::Settlement {
     proto::Settlement {
-        refund: Some(money_to_proto(settlement.refund)),
-        platform_fee: Some(money_to_proto(settlement.platform_fee)),
-        seller_earnings: Some(money_to_proto(settlement.seller_earnings)),
+        refund: Some(ProtoMoney::from(settlement.refund)),
+        platform_fee: Some(ProtoMoney::from(settlement.platform_fee)),
+        seller_earnings: Some(ProtoMoney::from(settlement.seller_earnings)),
     }
 }
 
@@ -168,14 +168,6 @@ fn pending_to_proto(request: &PendingRequest) -> proto::PendingRequest {
         days: request.days,
         request_time: Some(timestamp_from_millis(request.request_time)),
         answer_deadline: Some(timestamp_from_millis(request.answer_deadline)),
-    }
-}
-
-/// Money as the proto carries it.
-pub fn money_to_proto(money: Money) -> ProtoMoney {
-    ProtoMoney {
-        amount_minor: money.amount_minor,
-        currency: money.currency.code().to_owned(),
     }
 }
 

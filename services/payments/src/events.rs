@@ -11,12 +11,12 @@ use gigmesh_events::{Envelope, EventHandler, HandlerError, decode, enqueue};
 use gigmesh_proto::auth::{EmailVerified, UserRegistered};
 use gigmesh_proto::orders::{OrderChanged, OrderState, TimelineKind};
 use gigmesh_proto::payments as proto;
+use gigmesh_proto::types::Money as ProtoMoney;
 use gigmesh_proto::users::ProfileChanged;
 use gigmesh_types::{Currency, Money};
 
 use crate::error::PaymentsError;
 use crate::ledger::{Account, Transaction};
-use crate::output::money_to_proto;
 use crate::store::{
     self, Context, EarningRecord, InvoiceRecord, LineItem, OrderRecord, PaymentRecord,
     RefundRecord, WithdrawalRecord,
@@ -33,7 +33,7 @@ pub async fn payment_succeeded(tx: &mut Tx, payment: &PaymentRecord) -> Result<(
         order_id: payment.order_id.clone(),
         buyer_id: payment.buyer_id.clone(),
         payment_id: payment.id.clone(),
-        amount: Some(money_to_proto(payment.amount)),
+        amount: Some(ProtoMoney::from(payment.amount)),
         provider: payment.provider.clone(),
     };
     enqueue(tx, &payment.order_id, &event).await?;
@@ -50,7 +50,7 @@ pub async fn payment_failed(
         order_id: payment.order_id.clone(),
         buyer_id: payment.buyer_id.clone(),
         reason: reason.to_owned(),
-        amount: Some(money_to_proto(payment.amount)),
+        amount: Some(ProtoMoney::from(payment.amount)),
     };
     enqueue(tx, &payment.order_id, &event).await?;
     Ok(())
@@ -62,7 +62,7 @@ pub async fn refund_issued(tx: &mut Tx, refund: &RefundRecord) -> Result<(), DbE
         order_id: refund.order_id.clone(),
         buyer_id: refund.buyer_id.clone(),
         refund_id: refund.id.clone(),
-        amount: Some(money_to_proto(refund.amount)),
+        amount: Some(ProtoMoney::from(refund.amount)),
         reason: refund.reason.clone(),
     };
     enqueue(tx, &refund.order_id, &event).await?;
@@ -76,7 +76,7 @@ pub async fn invoice_issued(tx: &mut Tx, invoice: &InvoiceRecord) -> Result<(), 
         number: invoice.number.clone(),
         buyer_id: invoice.buyer_id.clone(),
         seller_id: invoice.seller_id.clone(),
-        total: Some(money_to_proto(Money::new(
+        total: Some(ProtoMoney::from(Money::new(
             invoice.total_minor,
             invoice.currency,
         ))),
@@ -95,7 +95,7 @@ pub async fn funds_cleared(
     let event = proto::FundsCleared {
         seller_id: seller_id.to_owned(),
         order_id: order_id.to_owned(),
-        amount: Some(money_to_proto(amount)),
+        amount: Some(ProtoMoney::from(amount)),
     };
     enqueue(tx, seller_id, &event).await?;
     Ok(())
@@ -106,7 +106,7 @@ pub async fn withdrawal_sent(tx: &mut Tx, withdrawal: &WithdrawalRecord) -> Resu
     let event = proto::WithdrawalSent {
         seller_id: withdrawal.seller_id.clone(),
         withdrawal_id: withdrawal.id.clone(),
-        amount: Some(money_to_proto(withdrawal.amount)),
+        amount: Some(ProtoMoney::from(withdrawal.amount)),
     };
     enqueue(tx, &withdrawal.seller_id, &event).await?;
     Ok(())
@@ -121,7 +121,7 @@ pub async fn withdrawal_failed(
     let event = proto::WithdrawalFailed {
         seller_id: withdrawal.seller_id.clone(),
         withdrawal_id: withdrawal.id.clone(),
-        amount: Some(money_to_proto(withdrawal.amount)),
+        amount: Some(ProtoMoney::from(withdrawal.amount)),
         reason: reason.to_owned(),
     };
     enqueue(tx, &withdrawal.seller_id, &event).await?;

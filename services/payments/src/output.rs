@@ -10,16 +10,8 @@ use crate::store::{
 };
 use crate::use_cases::{LedgerSummary, OrderPaymentView, SellerBalance};
 
-/// Money as the proto carries it.
-pub fn money_to_proto(money: Money) -> ProtoMoney {
-    ProtoMoney {
-        amount_minor: money.amount_minor,
-        currency: money.currency.code().to_owned(),
-    }
-}
-
 fn money(amount_minor: i64, currency: Currency) -> Option<ProtoMoney> {
-    Some(money_to_proto(Money::new(amount_minor, currency)))
+    Some(ProtoMoney::from(Money::new(amount_minor, currency)))
 }
 
 /// A stored provider status as the API's.
@@ -47,7 +39,7 @@ pub fn order_payment_to_proto(view: &OrderPaymentView) -> proto::OrderPayment {
         provider: payment.provider.clone(),
         payment_id: payment.provider_payment_id.clone(),
         client_secret: payment.client_secret.clone(),
-        amount: Some(money_to_proto(payment.amount)),
+        amount: Some(ProtoMoney::from(payment.amount)),
         status: status_to_proto(&payment.status) as i32,
         last_error: payment.last_error.clone().unwrap_or_default(),
         checkout_url: view.checkout_url.clone().unwrap_or_default(),
@@ -78,7 +70,7 @@ pub fn earning_to_proto(earning: &EarningRecord) -> proto::Earning {
         kind: kind as i32,
         order_id: earning.order_id.clone(),
         withdrawal_id: earning.withdrawal_id.clone(),
-        amount: Some(money_to_proto(earning.amount)),
+        amount: Some(ProtoMoney::from(earning.amount)),
         time: Some(timestamp_from_millis(earning.time)),
         clear_time: earning.clear_time.map(timestamp_from_millis),
     }
@@ -94,7 +86,7 @@ pub fn withdrawal_to_proto(withdrawal: &WithdrawalRecord) -> proto::Withdrawal {
     };
     proto::Withdrawal {
         id: withdrawal.id.clone(),
-        amount: Some(money_to_proto(withdrawal.amount)),
+        amount: Some(ProtoMoney::from(withdrawal.amount)),
         status: status as i32,
         transfer_id: withdrawal.transfer_id.clone().unwrap_or_default(),
         create_time: Some(timestamp_from_millis(withdrawal.create_time)),
@@ -144,7 +136,7 @@ pub fn money_record_to_proto(record: &MoneyRecord) -> proto::PaymentRecord {
         order_id: record.order_id.clone(),
         buyer_id: record.buyer_id.clone(),
         seller_id: record.seller_id.clone(),
-        amount: Some(money_to_proto(record.amount)),
+        amount: Some(ProtoMoney::from(record.amount)),
         provider_id: record.provider_id.clone(),
         status: record.status.clone(),
         reason: record.reason.clone(),
@@ -157,7 +149,7 @@ pub fn refund_to_proto(refund: &RefundRecord) -> proto::Refund {
     proto::Refund {
         id: refund.id.clone(),
         order_id: refund.order_id.clone(),
-        amount: Some(money_to_proto(refund.amount)),
+        amount: Some(ProtoMoney::from(refund.amount)),
         reason: refund.reason.clone(),
         provider_refund_id: refund.provider_refund_id.clone().unwrap_or_default(),
         create_time: Some(timestamp_from_millis(refund.create_time)),
@@ -171,7 +163,7 @@ pub fn audit_to_proto(entry: &AuditRecord) -> proto::AuditEntry {
         actor_user_id: entry.actor_user_id.clone(),
         action: entry.action.clone(),
         order_id: entry.order_id.clone(),
-        amount: Some(money_to_proto(entry.amount)),
+        amount: Some(ProtoMoney::from(entry.amount)),
         reason: entry.reason.clone(),
         time: Some(timestamp_from_millis(entry.time)),
     }

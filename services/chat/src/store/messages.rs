@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::{AnyExecutor, AnyRow};
 use tracing::instrument;
 
-use super::{decode_json, encode_json, id_column, limit, optional_id_column};
+use super::{decode_json, encode_json, id_column, limit, optional_id_column, placeholders};
 use crate::domain::message::Message;
 
 const MESSAGE_COLUMNS: &str =
@@ -80,10 +80,9 @@ pub async fn find_messages<'c>(
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=message_ids.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
-        placeholders.join(", ")
+        placeholders(1, message_ids.len())
     );
     let mut query = sqlx::query(&sql);
     for id in message_ids {

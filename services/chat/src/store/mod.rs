@@ -55,6 +55,14 @@ fn small_int(row: &AnyRow, column: &str) -> Result<i32, DbError> {
     i32::try_from(wide).map_err(decode_error)
 }
 
+/// `$first, $first+1, …` for an `IN (…)` list of `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Page sizes as SQL `LIMIT` values.
 fn limit(page_size: u32) -> i64 {
     i64::from(page_size)

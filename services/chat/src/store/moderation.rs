@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::{AnyExecutor, AnyRow};
 use tracing::instrument;
 
-use super::{id_column, limit};
+use super::{id_column, limit, placeholders};
 use crate::domain::circumvention::Flags;
 
 /// Where a page of blocks, reports or flagged senders ends: a time (or count) and an id.
@@ -300,10 +300,9 @@ pub async fn blocked_among<'c>(
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (2..=user_ids.len() + 1).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT blocked_id FROM blocks WHERE blocker_id = $1 AND blocked_id IN ({})",
-        placeholders.join(", ")
+        placeholders(2, user_ids.len())
     );
     let mut query = sqlx::query(&sql).bind(blocker_id.to_string());
     for user_id in user_ids {

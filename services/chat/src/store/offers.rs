@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::{AnyExecutor, AnyRow};
 use tracing::instrument;
 
-use super::{id_column, limit, optional_id_column, small_int, unreadable};
+use super::{id_column, limit, optional_id_column, placeholders, small_int, unreadable};
 use crate::domain::offer::{CustomOffer, OfferState};
 
 const OFFER_COLUMNS: &str = "id, conversation_id, seller_id, buyer_id, gig_id, description, \
@@ -89,10 +89,9 @@ pub async fn find_offers<'c>(
     if offer_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=offer_ids.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT {OFFER_COLUMNS} FROM custom_offers WHERE id IN ({})",
-        placeholders.join(", ")
+        placeholders(1, offer_ids.len())
     );
     let mut query = sqlx::query(&sql);
     for id in offer_ids {

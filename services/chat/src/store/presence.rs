@@ -6,7 +6,7 @@ use gigmesh_types::UserId;
 use sqlx::any::AnyExecutor;
 use tracing::instrument;
 
-use super::id_column;
+use super::{id_column, placeholders};
 
 /// Users written per statement of a refresh: one parameter each, plus the three the rows
 /// share, well inside SQLite's and PostgreSQL's limits.
@@ -75,10 +75,9 @@ pub async fn online<'c>(
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (2..=user_ids.len() + 1).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT DISTINCT user_id FROM presence WHERE expire_time >= $1 AND user_id IN ({})",
-        placeholders.join(", ")
+        placeholders(2, user_ids.len())
     );
     let mut query = sqlx::query(&sql).bind(now);
     for user_id in user_ids {
